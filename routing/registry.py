@@ -23,8 +23,8 @@ ROUND_KINDS: dict[str, str] = {"regular": "常规", "special": "专项"}
 OFFICE_BODY_ID = "inspection_office"
 OFFICE_NAME = "县委巡察办"
 
-# A containment match needs at least this many characters of a unit name, so
-# that a short alias ("医院") does not claim every report that mentions one.
+# A normalised or containment match needs at least this many characters of a
+# unit name, so that a short remainder ("医院") does not claim every hospital.
 _MIN_CONTAINED = 3
 
 
@@ -180,11 +180,14 @@ class _UnitIndex:
             by_name.setdefault(name_key(unit.name), []).append(unit)
             for alias in unit.aliases:
                 by_alias.setdefault(name_key(alias), []).append(unit)
-            for label in dict.fromkeys((unit.name, *unit.aliases)):
-                core = core_key(label)
-                if core:
+            labels = (unit.name, *unit.aliases)
+            # Short remainders ("县医院" → "医院") are too generic to stand for a unit.
+            for core in dict.fromkeys(core_key(label) for label in labels):
+                if len(core) >= _MIN_CONTAINED:
                     by_core.setdefault(core, []).append(unit)
-                    cores.append((core, unit))
+            for key in dict.fromkeys(k(label) for label in labels for k in (name_key, core_key)):
+                if len(key) >= _MIN_CONTAINED:
+                    cores.append((key, unit))
 
         def frozen(index: dict[str, list[Unit]]) -> Mapping[str, tuple[Unit, ...]]:
             return MappingProxyType({k: tuple(dict.fromkeys(v)) for k, v in index.items()})
