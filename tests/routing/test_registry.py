@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import FrozenInstanceError, replace
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -173,7 +174,7 @@ def test_consecutive_rounds_may_share_a_unit() -> None:
         ({"start": D + timedelta(30)}, "开始日期晚于结束日期"),
     ],
 )
-def test_round_rejects_bad_kind_and_dates(changes: dict[str, object], message: str) -> None:
+def test_round_rejects_bad_kind_and_dates(changes: dict[str, Any], message: str) -> None:
     valid = _round(GroupAssignment("g1", "第一巡察组", ("edu",)))
     with pytest.raises(RegistryError, match=message):
         replace(valid, **changes)
