@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import types
 from dataclasses import FrozenInstanceError, replace
 from datetime import date, timedelta
 
@@ -312,3 +314,28 @@ def test_decide_report_passes_the_facts_to_the_classifier(
     assert seen == [("食堂乱收费", "局长", "县教育局", Discipline.MASS)]
     assert decision.destination is Destination.UNIT_PARTY_ORG
     assert decision.assignee_name == "第一巡察组"
+
+
+def test_hint_matching_a_secondary_category_is_noted(
+    demo_county: Registry, demo_today: date
+) -> None:
+    facts = RoutingFacts(
+        text="局长收钱提拔亲戚",
+        category_hint=Discipline.ORGANIZATIONAL,
+        received_on=demo_today,
+        registry=demo_county,
+    )
+    classified = _classified(categories=(Discipline.INTEGRITY, Discipline.ORGANIZATIONAL))
+    decision = decide(facts, classified)
+    assert decision.categories == (Discipline.INTEGRITY, Discipline.ORGANIZATIONAL)
+    assert any("组织纪律，为自动分类的次要类别" in s for s in decision.explanation)
+
+
+def test_decide_report_uses_routing_classify_by_default(
+    demo_county: Registry, demo_today: date, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = types.ModuleType("routing.classify")
+    fake.classify = lambda text, **_: _classified(ProblemType.OTHER)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "routing.classify", fake)
+    facts = RoutingFacts(text="邻居占道经营", received_on=demo_today, registry=demo_county)
+    assert decide_report(facts).destination is Destination.RELEVANT_DEPARTMENT
