@@ -130,19 +130,14 @@ class UnitMatch:
 
 
 # Everything that is not part of a name: punctuation, spaces, symbols, controls.
-_SEPARATOR_CATEGORIES = frozenset({"Cc", "Cf"})
+_NON_WORD = re.compile(r"[\W_]+")
 # "示范县教育局", "青岚县教育局" and "教育局" all mean the county's own 县教育局.
 _COUNTY_PREFIX = re.compile(r"^(?:[^县]{1,3}县)?县?")
 
 
 def fold(text: str) -> str:
     """NFKC, case-folded, with each run of punctuation/space turned into one space."""
-    chars = []
-    for ch in unicodedata.normalize("NFKC", text).casefold():
-        category = unicodedata.category(ch)
-        separator = category[0] in "PZS" or category in _SEPARATOR_CATEGORIES
-        chars.append(" " if separator else ch)
-    return " ".join("".join(chars).split())
+    return _NON_WORD.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
 
 
 def name_key(text: str) -> str:
@@ -152,7 +147,10 @@ def name_key(text: str) -> str:
 
 def core_key(text: str) -> str:
     """:func:`name_key` without a leading county name or 县 ("青岚县教育局" → "教育局")."""
-    key = name_key(text)
+    return _strip_county(name_key(text))
+
+
+def _strip_county(key: str) -> str:
     return _COUNTY_PREFIX.sub("", key, count=1)
 
 
@@ -195,24 +193,24 @@ class _UnitIndex:
         return cls(frozen(by_name), frozen(by_alias), frozen(by_core), tuple(cores))
 
     def match(self, text: str) -> UnitMatch:
-        key = name_key(text)
+        folded = fold(text)
+        key = folded.replace(" ", "")
         if not key:
             return UnitMatch(None, MatchKind.NONE, (), "未填写被反映单位")
         for kind, index, value in (
             (MatchKind.NAME, self.by_name, key),
             (MatchKind.ALIAS, self.by_alias, key),
-            (MatchKind.NORMALISED, self.by_core, core_key(text)),
+            (MatchKind.NORMALISED, self.by_core, _strip_county(key)),
         ):
             if found := index.get(value, ()):
                 return _verdict(found, kind)
-        return self._match_contained(fold(text))
+        return self._match_contained(folded)
 
     def _match_contained(self, folded: str) -> UnitMatch:
         occurrences = [
-            _Occurrence(m.start(), m.end(), unit)
+            _Occurrence(start, start + len(core), unit)
             for core, unit in self.cores
-            if len(core) >= _MIN_CONTAINED
-            for m in re.finditer(re.escape(core), folded)
+            for start in _find_all(folded, core)
         ]
         # "县教育局" inside "县教育局基建股" and "教育局" inside it are one mention:
         # keep only occurrences that no other, longer occurrence encloses.
@@ -239,6 +237,15 @@ class _UnitIndex:
                 f"被反映单位逐级书写，取最末一级“{last.name}”",
             )
         return _verdict(units, MatchKind.CONTAINED)
+
+
+def _find_all(text: str, part: str) -> list[int]:
+    starts = []
+    start = text.find(part)
+    while start != -1:
+        starts.append(start)
+        start = text.find(part, start + 1)
+    return starts
 
 
 def _span(o: _Occurrence) -> tuple[int, int]:
