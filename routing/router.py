@@ -19,7 +19,10 @@ from routing.taxonomy import DESTINATION_BY_PROBLEM_TYPE, Destination, Disciplin
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RoutingFacts:
-    """What a report says about itself, and the registry as of the day it arrived."""
+    """What a report says about itself, and the registry as of the day it arrived.
+
+    Keyword-only: seven fields are too many to pass by position safely.
+    """
 
     text: str
     accused_name: str | None = None
@@ -58,7 +61,14 @@ class Classifier(Protocol):
 
 
 def decide(facts: RoutingFacts, classification: Classification) -> Decision:
-    """Route a classified report: destination by problem type, assignee by round."""
+    """Route a classified report: destination by problem type, assignee by round.
+
+    The reporter's ``category_hint`` is only recorded here; the classifier may
+    use it to break ties (it receives it in :func:`decide_report`), but it never
+    changes the problem type. ``excluded_user_ids`` holds every user recused
+    from the matched unit, not only the assignee's members, so that a case
+    stays hidden from them whichever body reads it later (SPEC §4).
+    """
     registry = facts.registry
     problem_type = classification.problem_type
     destination = DESTINATION_BY_PROBLEM_TYPE[problem_type]
@@ -72,36 +82,9 @@ def decide(facts: RoutingFacts, classification: Classification) -> Decision:
     if problem_type is not ProblemType.INSPECTOR_MISCONDUCT:
         explanation.append(_destination_sentence(problem_type, destination, unit))
 
-    assignee_id, assignee_name = registry.office_body_id, registry.office_name
-    round_id: str | None = None
     excluded = registry.recused_users(unit.id) if unit else frozenset[str]()
-    if problem_type is ProblemType.INSPECTOR_MISCONDUCT:
-        # A complaint about inspectors must not reach the inspectors' own group,
-        # even when the unit they inspect is named: it goes to the office only.
-        explanation.append(
-            f"反映巡察人员问题一律由{registry.office_name}办理（第二十五条、第二十七条），"
-            "不交任何巡察组"
-        )
-    elif unit is None:
-        explanation.append(f"未匹配到在巡单位，由{registry.office_name}处理")
-    elif found := registry.inspecting_group(unit.id, facts.received_on):
-        round_, group = found
-        members = registry.members(group.group_body_id)
-        if members and excluded.issuperset(members):
-            explanation.append(
-                f"{group.group_name}全体成员均须回避“{unit.name}”，由{registry.office_name}处理"
-            )
-        else:
-            assignee_id, assignee_name, round_id = group.group_body_id, group.group_name, round_.id
-            explanation.append(
-                f"被反映单位“{unit.name}”由{round_.name}{group.group_name}负责"
-                f"（{round_.start.isoformat()}至{round_.end.isoformat()}）"
-            )
-    else:
-        explanation.append(
-            f"“{unit.name}”不在{facts.received_on.isoformat()}进行中的巡察范围内，"
-            f"由{registry.office_name}处理"
-        )
+    assignee_id, assignee_name, round_id, reason = _assignee(facts, problem_type, unit, excluded)
+    explanation.append(reason)
 
     if recused_here := excluded & set(registry.members(assignee_id)):
         explanation.append(f"{assignee_name}{len(recused_here)}名成员因回避不得查看")
@@ -119,6 +102,43 @@ def decide(facts: RoutingFacts, classification: Classification) -> Decision:
         excluded_user_ids=excluded,
         explanation=tuple(explanation),
         round_id=round_id,
+    )
+
+
+def _assignee(
+    facts: RoutingFacts, problem_type: ProblemType, unit: Unit | None, excluded: frozenset[str]
+) -> tuple[str, str, str | None, str]:
+    """Body id, body name, round id and the sentence saying why (SPEC §4)."""
+    registry = facts.registry
+    office = (registry.office_body_id, registry.office_name, None)
+    if problem_type is ProblemType.INSPECTOR_MISCONDUCT:
+        # A complaint about inspectors must not reach the inspectors' own group,
+        # even when the unit they inspect is named: it goes to the office only.
+        return *office, (
+            f"反映巡察人员问题一律由{registry.office_name}办理（第二十五条、第二十七条），"
+            "不交任何巡察组"
+        )
+    if unit is None:
+        return *office, f"未匹配到在巡单位，由{registry.office_name}处理"
+    found = registry.inspecting_group(unit.id, facts.received_on)
+    if found is None:
+        return *office, (
+            f"“{unit.name}”不在{facts.received_on.isoformat()}进行中的巡察范围内，"
+            f"由{registry.office_name}处理"
+        )
+    round_, group = found
+    members = registry.members(group.group_body_id)
+    if members and excluded.issuperset(members):
+        # Nobody in the group may read it, so the office has to reassign it.
+        return *office, (
+            f"{group.group_name}全体成员均须回避“{unit.name}”，由{registry.office_name}处理"
+        )
+    return (
+        group.group_body_id,
+        group.group_name,
+        round_.id,
+        f"被反映单位“{unit.name}”由{round_.name}{group.group_name}负责"
+        f"（{round_.start.isoformat()}至{round_.end.isoformat()}）",
     )
 
 
