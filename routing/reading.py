@@ -1,0 +1,211 @@
+"""The rule-based reading of one report: lexicon terms, act–object pairs, negation, roles.
+
+Scope rules, in one place:
+
+* a *sentence* ends at 。！？； or a line break; an act and its object pair only inside one;
+* a *clause* also ends at a comma, colon, enumeration comma or quotation mark; a negation
+  word (没有, 并未, 不存在, 不是, 从未 …) negates the terms after it up to the clause end, a
+  one-character negation (没, 不, 未 …) only the next few characters (“没收”, “不给办” as a
+  lexicon term of its own is not negated: a phrase inside a longer matched phrase is ignored);
+* the report of an inspector's misconduct needs an inspector named as the actor (巡察组组长,
+  巡察人员 …) followed, in that sentence or the next, by an act or a disciplinary term.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from routing.lexicon import (
+    ACT,
+    BOUNDARY_CLAUSE,
+    BOUNDARY_SENTENCE,
+    OBJECT,
+    TERM,
+    ActRule,
+    Lexicon,
+)
+from routing.taxonomy import Discipline, ProblemType
+
+SHORT_NEGATION_REACH = 4
+
+
+@dataclass(slots=True)
+class Evidence:
+    """One rule that fired: its weight, what it points at, and a sentence for people."""
+
+    weight: float
+    discipline: Discipline | None
+    problem_type: ProblemType | None
+    sentence: str
+
+
+@dataclass(slots=True)
+class Reading:
+    disciplines: dict[Discipline, float] = field(default_factory=dict)
+    problem_types: dict[ProblemType, float] = field(default_factory=dict)
+    evidence: list[Evidence] = field(default_factory=list)
+    negated: list[str] = field(default_factory=list)
+    misconduct: float = 0.0  # weight of disciplinary terms that carry no problem-type hint
+    official: bool = False
+    inspector: bool = False
+    inspector_phrase: str = ""
+
+    def add(self, evidence: Evidence) -> None:
+        self.evidence.append(evidence)
+        if evidence.discipline is not None:
+            self.disciplines[evidence.discipline] = (
+                self.disciplines.get(evidence.discipline, 0.0) + evidence.weight
+            )
+            if evidence.problem_type is None:
+                self.misconduct += evidence.weight
+        if evidence.problem_type is not None:
+            self.problem_types[evidence.problem_type] = (
+                self.problem_types.get(evidence.problem_type, 0.0) + evidence.weight
+            )
+
+
+def _target(discipline: Discipline | None, problem_type: ProblemType | None, label: str) -> str:
+    kind = (
+        discipline.label if discipline is not None else problem_type.label if problem_type else ""
+    )
+    return f"{kind}（{label}）"
+
+
+def _matches(
+    text: str, lexicon: Lexicon
+) -> list[tuple[int, int, tuple[tuple[str, int | str], ...]]]:
+    """All lexicon matches as (start, end, payloads), dropping phrases inside longer ones."""
+    found = [
+        (end - length + 1, end, payloads)
+        for end, (length, payloads) in lexicon.automaton.iter(text)
+    ]
+    found.sort(key=lambda match: (match[0], -match[1]))
+    kept = []
+    reach = -1
+    for match in found:
+        if match[1] <= reach:
+            continue
+        reach = match[1]
+        kept.append(match)
+    return kept
+
+
+class _Scanner:
+    """Walks the matches of one text in order, keeping the clause and sentence state."""
+
+    def __init__(self, text: str, lexicon: Lexicon) -> None:
+        self.text = text
+        self.lexicon = lexicon
+        self.reading = Reading()
+        self.fired_terms: set[int] = set()
+        self.fired_acts: set[int] = set()
+        self.negated_seen: set[str] = set()
+        self._reset_clause()
+        self._reset_sentence()
+        self.inspector_sentences_left = 0
+
+    def _reset_clause(self) -> None:
+        self.negation_from = -1
+        self.negation_cue = ""
+        self.short_from = -1
+        self.short_until = -1
+        self.short_cue = ""
+
+    def _reset_sentence(self) -> None:
+        self.acts: list[tuple[str, str]] = []
+        self.objects: dict[str, str] = {}
+
+    def _negation(self, start: int) -> str:
+        if 0 <= self.negation_from <= start:
+            return self.negation_cue
+        if self.short_from <= start <= self.short_until:
+            return self.short_cue
+        return ""
+
+    def _note_negated(self, cue: str, phrase: str) -> None:
+        sentence = f"“{cue}…{phrase}”在否定范围内，未计入"
+        if sentence not in self.negated_seen:
+            self.negated_seen.add(sentence)
+            self.reading.negated.append(sentence)
+
+    def scan(self) -> Reading:
+        for start, end, payloads in _matches(self.text, self.lexicon):
+            phrase = self.text[start : end + 1]
+            for kind, detail in payloads:
+                self._visit(kind, detail, start, end, phrase)
+        self._close_sentence()
+        return self.reading
+
+    def _visit(self, kind: str, detail: int | str, start: int, end: int, phrase: str) -> None:
+        if kind == BOUNDARY_SENTENCE:
+            self._close_sentence()
+            self._reset_clause()
+            return
+        if kind == BOUNDARY_CLAUSE:
+            self._reset_clause()
+            return
+        if kind == "negation":
+            self.negation_from, self.negation_cue = end + 1, phrase
+            return
+        if kind == "short_negation":
+            self.short_from, self.short_until = end + 1, end + SHORT_NEGATION_REACH
+            self.short_cue = phrase
+            return
+        if kind == "official":
+            self.reading.official = True
+            return
+        cue = self._negation(start)
+        if cue:
+            if kind in (TERM, ACT, "inspector_act"):
+                self._note_negated(cue, phrase)
+            return
+        if kind == "inspector":
+            self.inspector_sentences_left = 2
+            self.reading.inspector_phrase = self.reading.inspector_phrase or phrase
+        elif kind == TERM:
+            self._fire_term(int(detail), phrase)
+        elif kind == ACT:
+            self.acts.append((str(detail), phrase))
+        elif kind == OBJECT:
+            self.objects.setdefault(str(detail), phrase)
+        elif kind == "inspector_act":
+            self._inspector_acted()
+
+    def _inspector_acted(self) -> None:
+        if self.inspector_sentences_left > 0:
+            self.reading.inspector = True
+
+    def _fire_term(self, index: int, phrase: str) -> None:
+        rule = self.lexicon.terms[index]
+        if rule.discipline is not None:
+            self._inspector_acted()
+        if index in self.fired_terms:
+            return
+        self.fired_terms.add(index)
+        target = _target(rule.discipline, rule.problem_type, rule.label)
+        self.reading.add(
+            Evidence(rule.weight, rule.discipline, rule.problem_type, f"“{phrase}”→{target}")
+        )
+
+    def _close_sentence(self) -> None:
+        for act, act_phrase in self.acts:
+            for index, rule in enumerate(self.lexicon.act_rules):
+                if rule.act != act or rule.obj not in self.objects:
+                    continue
+                self._inspector_acted()
+                if index not in self.fired_acts:
+                    self.fired_acts.add(index)
+                    self._fire_act(rule, act_phrase, self.objects[rule.obj])
+        if self.inspector_sentences_left > 0:
+            self.inspector_sentences_left -= 1
+        self._reset_sentence()
+
+    def _fire_act(self, rule: ActRule, act_phrase: str, obj_phrase: str) -> None:
+        target = _target(rule.discipline, None, rule.label)
+        sentence = f"“{act_phrase}…{obj_phrase}”→{target}"
+        self.reading.add(Evidence(rule.weight, rule.discipline, None, sentence))
+
+
+def read_report(text: str, lexicon: Lexicon) -> Reading:
+    """Read a normalised text with the lexicon; see the module docstring for the scopes."""
+    return _Scanner(text, lexicon).scan()
