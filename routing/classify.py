@@ -35,13 +35,13 @@ MAX_EVIDENCE_SENTENCES = 6
 class CombineParams:
     """How the parts are weighed; chosen on leave-one-batch-out runs over the corpus only."""
 
-    temperature: float = 6.0  # the model's log-odds are divided by √(n-grams) · this
-    model_discipline: float = 3.0  # weight of the model's discipline probabilities
-    model_problem_type: float = 3.0
+    temperature: float = 0.5  # the model's log-odds are divided by √(n-grams) · this
+    model_discipline: float = 6.0  # weight of the model's discipline probabilities
+    model_problem_type: float = 2.0
     lexicon_problem_type: float = 0.6  # per unit of problem-type hint weight
-    misconduct: float = 0.35  # per unit of disciplinary term weight, towards violation_lead
-    official: float = 0.8  # an official accused, towards violation_lead
-    violation_prior: float = 1.0
+    misconduct: float = 0.1  # per unit of disciplinary term weight, towards violation_lead
+    official: float = 0.0  # an official accused, towards violation_lead
+    violation_prior: float = 0.0
     inspector: float = 6.0
     secondary_share: float = 0.45  # a discipline joins the categories at this share of the top
     hint: float = 1.0

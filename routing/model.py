@@ -122,7 +122,7 @@ class HeadScores:
 class NgramModel:
     """A loaded model: vocabulary automaton, packed weights, per-class weights for explaining."""
 
-    def __init__(self, data: dict[str, object], alpha: float = 0.5) -> None:
+    def __init__(self, data: dict[str, object], alpha: float = 0.1) -> None:
         heads = data["heads"]
         features = data["features"]
         per_class = data["reports_per_class"]
