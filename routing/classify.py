@@ -1,11 +1,11 @@
-"""六项纪律 classifier: the lexicon's reading and the n-gram model, combined with a prior.
+"""六项纪律 classifier: the lexicon's reading and the n-gram model, combined.
 
 Deciding the problem type follows SPEC §4 "What generalises": a report that describes an
 official's misconduct is a ``violation_lead`` unless there is positive evidence of something
 else; ``other`` needs words of a private, commercial or non-party matter; a report whose actor
-is an inspector (第二十五条) is ``inspector_misconduct`` whatever the act. The disciplines are
-ranked by lexicon evidence plus the model's view, so a report no rule matched still gets the
-discipline its wording is closest to.
+is an inspector (第二十五条) is ``inspector_misconduct`` whatever the act. How much each kind of
+evidence counts is learned on out-of-fold corpus runs (``routing/combine.py``); without a
+shipped model the lexicon decides alone under the fixed weights of :class:`FallbackWeights`.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from functools import cache
 
 from routing.classification import Classification
+from routing.combine import StackedHead, evidence_vector
 from routing.lexicon import Lexicon, load_lexicon
-from routing.model import HeadScores, NgramModel, shipped_model
+from routing.model import HeadScores, NgramModel, shipped_model, shipped_stacker
 from routing.reading import Evidence, Reading, read_report
 from routing.taxonomy import Discipline, ProblemType
 from routing.textnorm import normalise
@@ -29,22 +30,30 @@ HEADS: dict[str, tuple[str, ...]] = {
     PROBLEM_TYPE_HEAD: tuple(p.value for p in ProblemType),
 }
 MAX_EVIDENCE_SENTENCES = 6
+MAX_CATEGORIES = 3
+TEMPERATURE = 0.5  # the model's log-odds are divided by √(n-grams) · this before softmax
+SECONDARY_SHARE = 0.5  # a discipline with lexicon evidence joins at this share of the top
+HINT_BONUS = 0.15  # the reporter's own category choice, as probability mass
 
 
 @dataclass(frozen=True, slots=True)
-class CombineParams:
-    """How the parts are weighed; chosen on leave-one-batch-out runs over the corpus only."""
+class FallbackWeights:
+    """Lexicon-only decision, used when no model file is shipped."""
 
-    temperature: float = 0.5  # the model's log-odds are divided by √(n-grams) · this
-    model_discipline: float = 6.0  # weight of the model's discipline probabilities
-    model_problem_type: float = 2.0
-    lexicon_problem_type: float = 0.6  # per unit of problem-type hint weight
-    misconduct: float = 0.1  # per unit of disciplinary term weight, towards violation_lead
-    official: float = 0.0  # an official accused, towards violation_lead
-    violation_prior: float = 0.0
-    inspector: float = 6.0
-    secondary_share: float = 0.45  # a discipline joins the categories at this share of the top
-    hint: float = 1.0
+    misconduct: float = 0.3
+    official: float = 1.0
+    violation_prior: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Signals:
+    """Everything the decision looks at, computed once per report."""
+
+    reading: Reading
+    scores: dict[str, HeadScores] | None
+    heads: dict[str, list[float]] | None
+    official: bool
+    inspector: bool
 
 
 def _softmax(values: tuple[float, ...], temperature: float) -> list[float]:
@@ -54,20 +63,37 @@ def _softmax(values: tuple[float, ...], temperature: float) -> list[float]:
     return [e / total for e in exps]
 
 
-def _accuses_inspector(position: str | None, unit: str | None) -> bool:
+def accuses_inspection_body(unit: str | None) -> bool:
+    """The accused unit is a 巡察组 or the 巡察办 itself (not a unit under inspection)."""
     unit_text = normalise(unit or "")
     return "巡察" in unit_text and "被巡察" not in unit_text
 
 
 class Classifier:
-    """A lexicon and an optional model, combined under :class:`CombineParams`."""
+    """A lexicon, an optional n-gram model and the learned weights that combine them."""
 
     def __init__(
-        self, lexicon: Lexicon, model: NgramModel | None, params: CombineParams | None = None
+        self,
+        lexicon: Lexicon,
+        model: NgramModel | None,
+        stacker: dict[str, StackedHead] | None = None,
     ) -> None:
         self.lexicon = lexicon
         self.model = model
-        self.params = params or CombineParams()
+        self.stacker = stacker if model is not None else None
+
+    def evidence(self, text: str, position: str | None, unit: str | None) -> Signals:
+        normalised = normalise(text)
+        reading = read_report(normalised, self.lexicon)
+        scores = heads = None
+        if self.model is not None:
+            ids = self.model.feature_ids(normalised, position)
+            scores = self.model.score(ids)
+            temperature = TEMPERATURE * math.sqrt(max(len(ids), 1))
+            heads = {head: _softmax(s.logits, temperature) for head, s in scores.items()}
+        official = reading.official or bool(position and position.strip())
+        inspector = reading.inspector or accuses_inspection_body(unit)
+        return Signals(reading, scores, heads, official, inspector)
 
     def classify(
         self,
@@ -77,97 +103,100 @@ class Classifier:
         unit: str | None = None,
         hint: Discipline | None = None,
     ) -> Classification:
-        normalised = normalise(text)
-        if not normalised.strip():
+        if not text.strip():
             return Classification((), None, ProblemType.OTHER, ("举报内容为空，无法判断所涉纪律",))
-        reading = read_report(normalised, self.lexicon)
-        raw, heads = self._model_scores(normalised, position)
-        problem_type, why_type = self._problem_type(reading, heads, position, unit)
-        explanation: list[str] = []
-        if problem_type is ProblemType.OTHER:
-            categories: tuple[Discipline, ...] = ()
+        found = self.evidence(text, position, unit)
+        if found.heads is not None and self.stacker is not None:
+            vector = evidence_vector(
+                found.reading, found.heads, official=found.official, inspector=found.inspector
+            )
+            type_probs = dict(
+                zip(
+                    HEADS[PROBLEM_TYPE_HEAD],
+                    self.stacker[PROBLEM_TYPE_HEAD].probabilities(vector),
+                    strict=True,
+                )
+            )
+            primary_probs = dict(
+                zip(
+                    HEADS[PRIMARY_HEAD],
+                    self.stacker[PRIMARY_HEAD].probabilities(vector),
+                    strict=True,
+                )
+            )
         else:
-            categories = self._categories(reading, heads, hint)
-        explanation.extend(e.sentence for e in self._top_evidence(reading))
-        explanation.extend(reading.negated)
-        explanation.extend(self._model_sentences(raw, categories, problem_type))
+            type_probs, primary_probs = self._fallback(found.reading, found.official)
+        problem_type, why_type = self._problem_type(found, type_probs)
+        categories: tuple[Discipline, ...] = ()
+        if problem_type is not ProblemType.OTHER:
+            categories = self._categories(found.reading, primary_probs, hint)
+        explanation = [e.sentence for e in self._top_evidence(found.reading)]
+        explanation.extend(found.reading.negated)
+        explanation.extend(self._model_sentences(found.scores, categories, problem_type))
+        if categories:
+            share = primary_probs.get(categories[0].value, 0.0)
+            explanation.append(f"综合判断主要涉及{categories[0].label}（把握度 {share:.2f}）")
         explanation.append(why_type)
         primary = categories[0] if categories else None
         return Classification(categories, primary, problem_type, tuple(explanation))
 
-    def _model_scores(
-        self, normalised: str, position: str | None
-    ) -> tuple[dict[str, HeadScores] | None, dict[str, list[float]] | None]:
-        if self.model is None:
-            return None, None
-        ids = self.model.feature_ids(normalised, position)
-        scores = self.model.score(ids)
-        temperature = self.params.temperature * math.sqrt(max(len(ids), 1))
-        return scores, {head: _softmax(s.logits, temperature) for head, s in scores.items()}
+    def _fallback(
+        self, reading: Reading, official: bool
+    ) -> tuple[dict[str, float], dict[str, float]]:
+        weights = FallbackWeights()
+        types = {p.value: reading.problem_types.get(p, 0.0) for p in ProblemType}
+        types[ProblemType.VIOLATION_LEAD.value] += (
+            weights.violation_prior
+            + weights.misconduct * reading.misconduct
+            + (weights.official if official else 0.0)
+        )
+        types[ProblemType.INSPECTOR_MISCONDUCT.value] = 0.0
+        primary = {d.value: reading.disciplines.get(d, 0.0) for d in Discipline}
+        return _normalised(types), _normalised(primary)
 
-    def _problem_type(
-        self,
-        reading: Reading,
-        heads: dict[str, list[float]] | None,
-        position: str | None,
-        unit: str | None,
-    ) -> tuple[ProblemType, str]:
-        p = self.params
-        if reading.inspector or _accuses_inspector(position, unit):
-            who = reading.inspector_phrase or "被反映单位为巡察机构"
+    @staticmethod
+    def _problem_type(found: Signals, probs: dict[str, float]) -> tuple[ProblemType, str]:
+        if found.inspector:
+            who = found.reading.inspector_phrase or "被反映单位为巡察机构"
             return (
                 ProblemType.INSPECTOR_MISCONDUCT,
                 f"被反映人是巡察人员（“{who}”）→反映巡察人员问题（第二十五条）",
             )
-        scores = {
-            pt: p.lexicon_problem_type * reading.problem_types.get(pt, 0.0) for pt in ProblemType
-        }
-        scores[ProblemType.INSPECTOR_MISCONDUCT] -= p.inspector
-        official = reading.official or bool(position and position.strip())
-        scores[ProblemType.VIOLATION_LEAD] += (
-            p.violation_prior
-            + p.misconduct * reading.misconduct
-            + (p.official if official else 0.0)
-        )
-        if heads is not None:
-            for pt, prob in zip(HEADS[PROBLEM_TYPE_HEAD], heads[PROBLEM_TYPE_HEAD], strict=True):
-                scores[ProblemType(pt)] += p.model_problem_type * prob
-        chosen = max(ProblemType, key=lambda pt: scores[pt])
+        choices = [p for p in ProblemType if p is not ProblemType.INSPECTOR_MISCONDUCT]
+        chosen = max(choices, key=lambda p: probs.get(p.value, 0.0))
         if chosen is ProblemType.VIOLATION_LEAD:
-            why = (
-                "举报反映的是公职人员的具体行为，按违纪违法问题线索处理"
-                if official
-                else ("未见私人或非党纪事项的积极证据，按违纪违法问题线索处理")
-            )
-        else:
-            why = f"综合词语提示与统计模型→{chosen.label}"
-        return chosen, why
+            if found.official:
+                return chosen, "举报反映公职人员的具体行为→违纪违法问题线索"
+            return chosen, "未见私人或非党纪事项的积极证据→按违纪违法问题线索处理"
+        return chosen, f"综合词语提示与统计模型→{chosen.label}（把握度 {probs[chosen.value]:.2f}）"
 
+    @staticmethod
     def _categories(
-        self, reading: Reading, heads: dict[str, list[float]] | None, hint: Discipline | None
+        reading: Reading, probs: dict[str, float], hint: Discipline | None
     ) -> tuple[Discipline, ...]:
-        p = self.params
-        scores = {d: reading.disciplines.get(d, 0.0) for d in Discipline}
-        if heads is not None:
-            for cls, prob in zip(HEADS[PRIMARY_HEAD], heads[PRIMARY_HEAD], strict=True):
-                if cls != NONE_CLASS:
-                    scores[Discipline(cls)] += p.model_discipline * prob
+        scores = {d: probs.get(d.value, 0.0) for d in Discipline}
         if hint is not None:
-            scores[hint] += p.hint
-        ranked = sorted(Discipline, key=lambda d: (-scores[d], list(Discipline).index(d)))
-        top = scores[ranked[0]]
-        if top <= 0:
+            scores[hint] += HINT_BONUS
+        order = list(Discipline)
+        ranked = sorted(order, key=lambda d: (-scores[d], order.index(d)))
+        if scores[ranked[0]] <= 0:
             return ()
         chosen = [ranked[0]]
-        for d in ranked[1:3]:
-            if reading.disciplines.get(d, 0.0) > 0 and scores[d] >= p.secondary_share * top:
+        lexicon_top = max(reading.disciplines.values(), default=0.0)
+        for d in ranked[1:]:
+            lexicon = reading.disciplines.get(d, 0.0)
+            if lexicon > 0 and (
+                scores[d] >= SECONDARY_SHARE * scores[ranked[0]]
+                or lexicon >= SECONDARY_SHARE * lexicon_top
+            ):
                 chosen.append(d)
+            if len(chosen) == MAX_CATEGORIES:
+                break
         return tuple(chosen)
 
     @staticmethod
     def _top_evidence(reading: Reading) -> list[Evidence]:
-        ranked = sorted(reading.evidence, key=lambda e: -e.weight)
-        return ranked[:MAX_EVIDENCE_SENTENCES]
+        return sorted(reading.evidence, key=lambda e: -e.weight)[:MAX_EVIDENCE_SENTENCES]
 
     def _model_sentences(
         self,
@@ -178,24 +207,29 @@ class Classifier:
         if scores is None or self.model is None:
             return []
         sentences = []
-        cls = categories[0].value if categories else NONE_CLASS
-        grams = self.model.top_grams(PRIMARY_HEAD, cls, scores[PRIMARY_HEAD].feature_ids)
-        if grams and categories:
-            quoted = "、".join(f"“{g}”" for g in grams)
-            sentences.append(f"统计模型权重最高的片段：{quoted}→{categories[0].label}")
-        grams = self.model.top_grams(
-            PROBLEM_TYPE_HEAD, problem_type.value, scores[PROBLEM_TYPE_HEAD].feature_ids
-        )
+        if categories:
+            ids = scores[PRIMARY_HEAD].feature_ids
+            grams = self.model.top_grams(PRIMARY_HEAD, categories[0].value, ids)
+            if grams:
+                quoted = "、".join(f"“{g}”" for g in grams)
+                sentences.append(f"统计模型权重最高的片段：{quoted}→{categories[0].label}")
+        ids = scores[PROBLEM_TYPE_HEAD].feature_ids
+        grams = self.model.top_grams(PROBLEM_TYPE_HEAD, problem_type.value, ids)
         if grams:
             quoted = "、".join(f"“{g}”" for g in grams)
             sentences.append(f"统计模型权重最高的片段：{quoted}→{problem_type.label}")
         return sentences
 
 
+def _normalised(scores: dict[str, float]) -> dict[str, float]:
+    total = sum(scores.values())
+    return {k: (v / total if total > 0 else 0.0) for k, v in scores.items()}
+
+
 @cache
 def default_classifier() -> Classifier:
-    """The classifier with the shipped lexicon and model, built once on first use."""
-    return Classifier(load_lexicon(), shipped_model())
+    """The classifier with the shipped lexicon, model and combining weights, built once."""
+    return Classifier(load_lexicon(), shipped_model(), shipped_stacker())
 
 
 def classify(

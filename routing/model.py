@@ -23,10 +23,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from typing import TypeVar
 
 import ahocorasick
 
+from routing.combine import StackedHead, head_from_data
 from routing.textnorm import normalise
+
+T = TypeVar("T")
 
 MODEL_FILE = "model.json"
 MAX_N = 3
@@ -123,11 +127,9 @@ class NgramModel:
     """A loaded model: vocabulary automaton, packed weights, per-class weights for explaining."""
 
     def __init__(self, data: dict[str, object], alpha: float = 0.1) -> None:
-        heads = data["heads"]
-        features = data["features"]
-        per_class = data["reports_per_class"]
-        assert isinstance(heads, dict) and isinstance(features, dict)
-        assert isinstance(per_class, list)
+        heads = _field(data, "heads", dict)
+        features = _field(data, "features", dict)
+        per_class = _field(data, "reports_per_class", list)
         self.heads: dict[str, tuple[str, ...]] = {h: tuple(c) for h, c in heads.items()}
         self.grams: list[str] = list(features)
         columns = sum(len(c) for c in self.heads.values())
@@ -205,6 +207,13 @@ class NgramModel:
         return [self.grams[f].lstrip("@") for f in best]
 
 
+def _field(data: dict[str, object], name: str, kind: type[T]) -> T:
+    value = data.get(name)
+    if not isinstance(value, kind):
+        raise ValueError(f"model file: {name!r} is not a {kind.__name__}")
+    return value
+
+
 def load_model_data(text: str) -> dict[str, object]:
     data = json.loads(text)
     if not isinstance(data, dict) or data.get("format") != "xuncha-nb-1":
@@ -213,18 +222,33 @@ def load_model_data(text: str) -> dict[str, object]:
 
 
 @cache
-def shipped_model() -> NgramModel | None:
-    """The model trained on the project's corpus, or None if no model file is shipped."""
+def _shipped_data() -> dict[str, object] | None:
     path = resources.files("routing").joinpath("data", MODEL_FILE)
     if not path.is_file():
         return None
-    return NgramModel(load_model_data(path.read_text(encoding="utf-8")))
+    return load_model_data(path.read_text(encoding="utf-8"))
+
+
+@cache
+def shipped_model() -> NgramModel | None:
+    """The model trained on the project's corpus, or None if no model file is shipped."""
+    data = _shipped_data()
+    return NgramModel(data) if data is not None else None
+
+
+@cache
+def shipped_stacker() -> dict[str, StackedHead] | None:
+    """The combining weights fitted with the shipped model, or None if there are none."""
+    data = _shipped_data()
+    if data is None or "stacker" not in data:
+        return None
+    stacker = _field(data, "stacker", dict)
+    return {head: head_from_data(value) for head, value in stacker.items()}
 
 
 def dump_model_data(data: dict[str, object]) -> str:
     """Stable text of a model file: one feature per line, so diffs stay reviewable."""
-    features = data["features"]
-    assert isinstance(features, dict)
+    features = _field(data, "features", dict)
     head = {k: v for k, v in data.items() if k != "features"}
     lines = [json.dumps(head, ensure_ascii=False, sort_keys=True)[:-1] + ', "features": {']
     items = [f"{json.dumps(g, ensure_ascii=False)}: {json.dumps(c)}" for g, c in features.items()]

@@ -25,9 +25,8 @@ sys.path.insert(0, str(ROOT))
 
 from routing.classify import Classifier  # noqa: E402
 from routing.lexicon import load_lexicon  # noqa: E402
-from routing.model import NgramModel  # noqa: E402
 from routing.taxonomy import DESTINATION_BY_PROBLEM_TYPE, Destination, ProblemType  # noqa: E402
-from routing.training import train_classifier_model  # noqa: E402
+from routing.training import classifier_from, train_classifier_model  # noqa: E402
 from tools.train_classifier import CORPUS, corpus_batches, read_records  # noqa: E402
 
 DEV = ROOT.parent / "shared" / "eval" / "dev_reports.jsonl"
@@ -46,15 +45,16 @@ class Outcome:
         return str(self.record.get("primary") or NONE)
 
 
-def classifier_for(records: Sequence[dict[str, object]]) -> Classifier:
-    return Classifier(load_lexicon(), NgramModel(train_classifier_model(records)))
+def classifier_for(batches: Sequence[Sequence[dict[str, object]]]) -> Classifier:
+    return classifier_from(train_classifier_model(batches))
 
 
 def predict(classifier: Classifier, records: Sequence[dict[str, object]]) -> list[Outcome]:
     outcomes = []
     for record in records:
-        accused = record.get("accused") or {}
-        assert isinstance(accused, dict)
+        accused = record.get("accused")
+        if not isinstance(accused, dict):
+            accused = {}
         result = classifier.classify(
             str(record["text"]), position=accused.get("position"), unit=accused.get("unit")
         )
@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     pooled: list[Outcome] = []
     if len(batches) >= 2:
         for name, held_out in batches.items():
-            rest = [r for other, rs in batches.items() if other != name for r in rs]
+            rest = [rs for other, rs in batches.items() if other != name]
             outcomes = predict(classifier_for(rest), held_out)
             pooled.extend(outcomes)
             print_summary_row(f"LOBO {name}", outcomes)
@@ -153,7 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print("fewer than two corpus batches: no leave-one-batch-out run")
     everything = [r for rs in batches.values() for r in rs]
-    full = classifier_for(everything) if everything else Classifier(load_lexicon(), None)
+    full = (
+        classifier_for(list(batches.values())) if everything else Classifier(load_lexicon(), None)
+    )
     extra: dict[str, list[Outcome]] = {}
     if args.dev.is_file():
         extra["dev set"] = predict(full, read_records(args.dev))

@@ -41,13 +41,14 @@ def main(argv: list[str] | None = None) -> int:
     batches = corpus_batches(args.corpus)
     if not batches:
         parser.error(f"no batch_*.jsonl in {args.corpus}")
-    records = [record for batch in batches for record in read_records(batch)]
-    data = train_classifier_model(records)
+    grouped = [read_records(batch) for batch in batches]
+    records = [record for batch in grouped for record in batch]
+    data = train_classifier_model(grouped)
     args.out.write_text(dump_model_data(data), encoding="utf-8")
     features = data["features"]
-    assert isinstance(features, dict)
+    size = len(features) if isinstance(features, dict) else 0
     names = ", ".join(b.name for b in batches)
-    print(f"trained on {len(records)} reports ({names}); {len(features)} n-grams → {args.out}")
+    print(f"trained on {len(records)} reports ({names}); {size} n-grams → {args.out}")
     return 0
 
 

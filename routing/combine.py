@@ -1,0 +1,118 @@
+"""The second stage: how much to trust the lexicon and the n-gram model, learned per class.
+
+Each report becomes a short vector of evidence (lexicon score per discipline and per problem
+type, the model's probabilities, whether an official or an inspector is accused). A small
+multinomial logistic regression per head turns it into the primary discipline and the problem
+type. It is fitted on *out-of-fold* evidence — the model's view of each corpus batch comes from
+a model trained without that batch — so it learns how far the model can be trusted on reports
+it has not seen, not on its own training data. Full-batch gradient descent with a fixed number
+of steps keeps training deterministic.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from routing.reading import Reading
+from routing.taxonomy import Discipline, ProblemType
+
+STEPS = 300
+LEARNING_RATE = 0.5
+L2 = 0.002
+
+
+def evidence_vector(
+    reading: Reading,
+    model_heads: dict[str, list[float]],
+    *,
+    official: bool,
+    inspector: bool,
+) -> list[float]:
+    """The stacker's inputs, in a fixed order (see :data:`EVIDENCE_NAMES`)."""
+    vector = [math.log1p(reading.disciplines.get(d, 0.0)) for d in Discipline]
+    vector += model_heads["primary"]
+    vector += [math.log1p(reading.problem_types.get(p, 0.0)) for p in ProblemType]
+    vector += model_heads["problem_type"]
+    vector += [
+        math.log1p(reading.misconduct),
+        1.0 if official else 0.0,
+        1.0 if inspector else 0.0,
+        1.0 if reading.negated else 0.0,
+        1.0,  # bias
+    ]
+    return vector
+
+
+EVIDENCE_NAMES: tuple[str, ...] = (
+    *(f"词语:{d.label}" for d in Discipline),
+    *(f"模型:{c}" for c in (*(d.value for d in Discipline), "none")),
+    *(f"词语:{p.label}" for p in ProblemType),
+    *(f"模型:{p.value}" for p in ProblemType),
+    "违纪行为词",
+    "公职人员",
+    "巡察人员",
+    "含否定",
+    "常数",
+)
+
+
+def _softmax(values: Sequence[float]) -> list[float]:
+    top = max(values)
+    exps = [math.exp(v - top) for v in values]
+    total = sum(exps)
+    return [e / total for e in exps]
+
+
+@dataclass(frozen=True, slots=True)
+class StackedHead:
+    classes: tuple[str, ...]
+    weights: tuple[tuple[float, ...], ...]  # one row per class
+
+    def probabilities(self, vector: Sequence[float]) -> list[float]:
+        return _softmax(
+            [sum(w * x for w, x in zip(row, vector, strict=True)) for row in self.weights]
+        )
+
+
+def fit_head(
+    classes: Sequence[str], vectors: Sequence[Sequence[float]], labels: Sequence[str]
+) -> StackedHead:
+    """Multinomial logistic regression by full-batch gradient descent (deterministic)."""
+    width = len(vectors[0])
+    weights = [[0.0] * width for _ in classes]
+    targets = [classes.index(label) for label in labels]
+    count = len(vectors)
+    for _ in range(STEPS):
+        gradient = [[0.0] * width for _ in classes]
+        for vector, target in zip(vectors, targets, strict=True):
+            probs = _softmax(
+                [sum(w * x for w, x in zip(row, vector, strict=True)) for row in weights]
+            )
+            for k, p in enumerate(probs):
+                error = p - (1.0 if k == target else 0.0)
+                if error:
+                    row = gradient[k]
+                    for j, x in enumerate(vector):
+                        if x:
+                            row[j] += error * x
+        for k, row in enumerate(weights):
+            for j in range(width):
+                row[j] -= LEARNING_RATE * (gradient[k][j] / count + L2 * row[j])
+    rounded = tuple(tuple(round(w, 6) for w in row) for row in weights)
+    return StackedHead(tuple(classes), rounded)
+
+
+def head_to_data(head: StackedHead) -> dict[str, object]:
+    return {"classes": list(head.classes), "weights": [list(row) for row in head.weights]}
+
+
+def head_from_data(data: object) -> StackedHead:
+    if not isinstance(data, dict):
+        raise ValueError("stacker head must be an object")
+    classes = tuple(str(c) for c in data["classes"])
+    weights = tuple(tuple(float(w) for w in row) for row in data["weights"])
+    if len(weights) != len(classes) or any(len(r) != len(EVIDENCE_NAMES) for r in weights):
+        raise ValueError("stacker weights do not match the evidence vector")
+    return StackedHead(classes, weights)
