@@ -118,12 +118,11 @@ def seal_to(recipient: PublicKey, purpose: bytes, context: str, plaintext: bytes
 def open_from(holder: KeyPair, purpose: bytes, context: str, sealed: bytes) -> bytes:
     """Inverse of :func:`seal_to`; wrong key id, tampering or garbage: :class:`DecryptionFailed`."""
     key_id = _key_id(holder.public.raw)
+    info = _info(purpose, context, key_id)
     if sealed[:1] != bytes([WRAP_FORMAT]) or sealed[1 : 1 + KEY_ID_SIZE] != key_id:
         raise DecryptionFailed
     try:
-        return SUITE.decrypt(
-            sealed[1 + KEY_ID_SIZE :], holder.to_hpke(), info=_info(purpose, context, key_id)
-        )
+        return SUITE.decrypt(sealed[1 + KEY_ID_SIZE :], holder.to_hpke(), info=info)
     except (InvalidTag, ValueError):
         raise DecryptionFailed from None
 
