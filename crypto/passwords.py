@@ -31,9 +31,12 @@ def _parse(phc: str) -> Argon2Params:
     match = _PHC.match(phc)
     if match is None:
         raise PasswordHashFormatError
-    return Argon2Params(
-        memory_kib=int(match["m"]), iterations=int(match["t"]), lanes=int(match["p"])
-    )
+    try:
+        return Argon2Params(
+            memory_kib=int(match["m"]), iterations=int(match["t"]), lanes=int(match["p"])
+        )
+    except ValueError:
+        raise PasswordHashFormatError from None
 
 
 def verify_password(password: str, phc: str) -> bool:
