@@ -1,0 +1,109 @@
+"""The `xuncha` command line (SPEC §6).
+
+Every failure the operator can fix ends in one line on stderr naming what
+to fix, and exit status 2; never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from core.errors import XunchaError
+from core.settings import Bind, Settings
+
+DEMO_MAILBOX = Bind("127.0.0.1", 8025)
+DEMO_MAILBOX_ADDRESS = "jubao@xuncha.local"
+ESCROW_CUSTODY_FILE = "escrow-private-key.txt"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="xuncha", description="巡察信访举报受理与分办")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    init = commands.add_parser("init", help="create or migrate the schema and keys")
+    init.add_argument("--demo", action="store_true", help="load the demo county (示范县)")
+
+    serve = commands.add_parser("serve", help="serve both apps, the mailbox and the worker")
+    serve.add_argument("--demo", action="store_true", help="init with the demo county first")
+
+    commands.add_parser("classify", help="route JSON lines from stdin to stdout (no database)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    # Files we create (database, key file, custody file) are for this user only.
+    os.umask(0o077)
+    try:
+        if args.command == "classify":
+            from admin.classify_cli import classify_stream
+
+            return classify_stream(sys.stdin, sys.stdout)
+        settings = Settings.from_env()
+        if args.command == "init":
+            return asyncio.run(_init(settings, demo=args.demo))
+        if args.command == "serve":
+            return asyncio.run(_serve(settings, demo=args.demo))
+    except XunchaError as exc:
+        print(f"xuncha: {exc.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0  # pragma: no cover - argparse rejects unknown commands
+
+
+def _with_demo_mailbox(settings: Settings) -> Settings:
+    return replace(
+        settings,
+        mailbox_bind=settings.mailbox_bind or DEMO_MAILBOX,
+        mailbox_addresses=settings.mailbox_addresses or (DEMO_MAILBOX_ADDRESS,),
+    )
+
+
+async def _init(settings: Settings, *, demo: bool) -> int:
+    from core.bootstrap import initialise
+
+    report = await initialise(settings, demo=demo)
+    if report.key_file_created:
+        print(f"created key file {settings.key_file} (mode 0600)")
+    if report.escrow_armour is not None:
+        custody = _write_custody_file(settings.data_dir / ESCROW_CUSTODY_FILE, report.escrow_armour)
+        print(
+            f"escrow private key written to {custody}: print it for offline custody, "
+            "then delete the file (docs/key-ceremony.md)"
+        )
+    print("schema migrated" if report.migrated else "schema up to date")
+    if demo:
+        print("demo county loaded" if report.demo_loaded else "demo county already present")
+        if report.demo_password is not None:
+            print(f"demo password (shown once): {report.demo_password}")
+    return 0
+
+
+def _write_custody_file(path: Path, armour: str) -> Path:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(armour)
+    return path
+
+
+async def _serve(settings: Settings, *, demo: bool) -> int:
+    from admin.serve import check_free, run
+
+    check_free("XUNCHA_PUBLIC_BIND", settings.public_bind)
+    check_free("XUNCHA_STAFF_BIND", settings.staff_bind)
+    if demo:
+        settings = _with_demo_mailbox(settings)
+    await _init(settings, demo=demo)
+    await run(settings)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
