@@ -33,6 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--demo", action="store_true", help="init with the demo county first")
 
     commands.add_parser("classify", help="route JSON lines from stdin to stdout (no database)")
+
+    audit = commands.add_parser("audit", help="the audit log")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    audit_commands.add_parser(
+        "verify", help="check the hash chain; exit 1 naming the first bad event"
+    )
     return parser
 
 
@@ -50,6 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_init(settings, demo=args.demo))
         if args.command == "serve":
             return asyncio.run(_serve(settings, demo=args.demo))
+        if args.command == "audit":
+            return asyncio.run(_audit_verify(settings))
     except XunchaError as exc:
         print(f"xuncha: {exc.message}", file=sys.stderr)
         return 2
@@ -91,6 +99,20 @@ def _write_custody_file(path: Path, armour: str) -> Path:
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(armour)
     return path
+
+
+async def _audit_verify(settings: Settings) -> int:
+    from core.audit import verify_audit_chain
+    from core.db import Database
+
+    db = Database.from_url(settings.database_url.reveal())
+    try:
+        async with db.reading() as session:
+            verdict = await verify_audit_chain(session)
+    finally:
+        await db.dispose()
+    print(verdict.describe(), file=sys.stdout if verdict.intact else sys.stderr)
+    return 0 if verdict.intact else 1
 
 
 async def _serve(settings: Settings, *, demo: bool) -> int:

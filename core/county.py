@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -63,8 +64,16 @@ class RoundKind(StrEnum):
     SPECIAL = "special"  # 专项巡察
 
 
+# Dates that people see (received on, due on) are the county's dates, not UTC's.
+COUNTY_TIMEZONE = ZoneInfo("Asia/Shanghai")
+
+
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def today() -> date:
+    return datetime.now(COUNTY_TIMEZONE).date()
 
 
 async def add_unit(

@@ -6,6 +6,7 @@ public app, the staff app and the worker of one process can share the file.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -71,6 +72,10 @@ class Database:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.sessions = async_sessionmaker(engine, expire_on_commit=False)
+        # SQLite has one writer; queueing write transactions here (instead of letting them
+        # fail with SQLITE_BUSY_SNAPSHOT) keeps read-then-write units such as the audit chain
+        # correct. Several instances need PostgreSQL, whose locks do this across processes.
+        self._sqlite_writer = asyncio.Lock()
 
     @classmethod
     def from_url(cls, database_url: str) -> Database:
@@ -82,7 +87,17 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """One unit of work: commit on success, roll back on any error."""
+        """One unit of work that may write: commit on success, roll back on any error."""
+        if self.is_postgres:
+            async with self.sessions() as session, session.begin():
+                yield session
+            return
+        async with self._sqlite_writer, self.sessions() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        """A read-only unit of work (never queued behind writers)."""
         async with self.sessions() as session, session.begin():
             yield session
 

@@ -10,7 +10,7 @@ mail sender, because no column exists for one.
 from __future__ import annotations
 
 import secrets
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -39,6 +39,11 @@ NAMING = {
 }
 
 ID_LENGTH = 22
+
+
+def as_utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every stored moment is UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def new_id() -> str:
@@ -336,7 +341,10 @@ class Event(Base):
     """The audit log, a hash chain (`crypto.audit`): each row commits to the one before."""
 
     __tablename__ = "events"
-    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
+    event_id: Mapped[str] = mapped_column(String(ID_LENGTH), unique=True, default=new_id)
     at: Mapped[datetime] = mapped_column(_tz_datetime())
     kind: Mapped[str] = mapped_column(String(48), index=True)
     actor_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))

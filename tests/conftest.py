@@ -19,6 +19,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from core.bootstrap import initialise
+from core.runtime import Runtime
 from core.settings import Settings
 from crypto.argon import Argon2Params
 
@@ -31,6 +33,7 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 WEAK_KDF = Argon2Params(memory_kib=8, iterations=1, lanes=1)
 
 BACKENDS = ["sqlite", "postgresql"]
+DEMO_PASSWORD = "demo-password-42"
 
 
 @pytest.fixture
@@ -74,7 +77,7 @@ async def fresh_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> 
 
 
 def make_settings(tmp_path: Path, database_url: str | None = None, **overrides: object) -> Settings:
-    env = {"XUNCHA_DATA_DIR": str(tmp_path / "data"), "XUNCHA_DEMO_PASSWORD": "demo-password-42"}
+    env = {"XUNCHA_DATA_DIR": str(tmp_path / "data"), "XUNCHA_DEMO_PASSWORD": DEMO_PASSWORD}
     if database_url is not None:
         env["XUNCHA_DATABASE_URL"] = database_url
     settings = Settings.from_env(env)
@@ -84,3 +87,14 @@ def make_settings(tmp_path: Path, database_url: str | None = None, **overrides: 
 @pytest.fixture
 def settings(tmp_path: Path, fresh_database_url: str) -> Iterator[Settings]:
     return make_settings(tmp_path, fresh_database_url)
+
+
+@pytest.fixture
+async def demo_runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    """The demo county, initialised on the test's database, opened as a running process would."""
+    await initialise(settings, demo=True)
+    runtime = Runtime.open(settings)
+    try:
+        yield runtime
+    finally:
+        await runtime.close()

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: cb9c36631661
+Revision ID: 2b377c8ca985
 Revises:
-Create Date: 2026-11-28 10:14:16.624673
+Create Date: 2026-11-28 10:31:12.890325
 
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision: str = "cb9c36631661"
+revision: str = "2b377c8ca985"
 down_revision: str | Sequence[str] | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -111,7 +111,13 @@ def upgrade() -> None:
 
     op.create_table(
         "events",
-        sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "seq",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=False,
+            nullable=False,
+        ),
+        sa.Column("event_id", sa.String(length=22), nullable=False),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("kind", sa.String(length=48), nullable=False),
         sa.Column("actor_id", sa.String(length=22), nullable=True),
@@ -121,6 +127,7 @@ def upgrade() -> None:
         sa.Column("hash", sa.String(length=64), nullable=False),
         sa.ForeignKeyConstraint(["actor_id"], ["users.id"], name=op.f("fk_events_actor_id_users")),
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_events")),
+        sa.UniqueConstraint("event_id", name=op.f("uq_events_event_id")),
         sa.UniqueConstraint("hash", name=op.f("uq_events_hash")),
     )
     with op.batch_alter_table("events", schema=None) as batch_op:
