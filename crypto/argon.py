@@ -40,25 +40,28 @@ RECEIPT_ARGON2 = Argon2Params(memory_kib=19 * 1024, iterations=2, lanes=1)
 PASSWORD_ARGON2 = Argon2Params(memory_kib=64 * 1024, iterations=3, lanes=1)
 
 
-def argon2id_key(secret: bytes, salt: bytes, params: Argon2Params, length: int = 32) -> bytes:
-    """Derive ``length`` bytes from ``secret`` and ``salt``."""
-    kdf = Argon2id(
+def _argon2id(salt: bytes, params: Argon2Params, length: int, pepper: bytes | None) -> Argon2id:
+    # ``pepper`` is Argon2's secret input K (RFC 9106 §3.1): kept outside the database, it makes
+    # a stolen hash useless for offline guessing without the key file as well.
+    return Argon2id(
         salt=salt,
         length=length,
         iterations=params.iterations,
         lanes=params.lanes,
         memory_cost=params.memory_kib,
+        secret=pepper,
     )
-    return kdf.derive(secret)
 
 
-def argon2id_phc(secret: bytes, salt: bytes, params: Argon2Params) -> str:
-    """Hash ``secret`` to a PHC string (``$argon2id$v=19$m=…,t=…,p=…$salt$hash``)."""
-    kdf = Argon2id(
-        salt=salt,
-        length=32,
-        iterations=params.iterations,
-        lanes=params.lanes,
-        memory_cost=params.memory_kib,
-    )
-    return kdf.derive_phc_encoded(secret)
+def argon2id_key(
+    material: bytes, salt: bytes, params: Argon2Params, *, pepper: bytes | None = None
+) -> bytes:
+    """Derive a 32-byte key from ``material`` and ``salt``."""
+    return _argon2id(salt, params, 32, pepper).derive(material)
+
+
+def argon2id_phc(
+    material: bytes, salt: bytes, params: Argon2Params, *, pepper: bytes | None = None
+) -> str:
+    """Hash ``material`` to a PHC string (``$argon2id$v=19$m=…,t=…,p=…$salt$hash``)."""
+    return _argon2id(salt, params, 32, pepper).derive_phc_encoded(material)

@@ -22,9 +22,16 @@ _PHC = re.compile(
 )
 
 
-def hash_password(password: str, params: Argon2Params = PASSWORD_ARGON2) -> str:
-    """A PHC string such as ``$argon2id$v=19$m=65536,t=3,p=1$<salt>$<hash>``."""
-    return argon2id_phc(normalise_password(password), os.urandom(SALT_SIZE), params)
+def hash_password(
+    password: str, params: Argon2Params = PASSWORD_ARGON2, *, pepper: bytes | None = None
+) -> str:
+    """A PHC string such as ``$argon2id$v=19$m=65536,t=3,p=1$<salt>$<hash>``.
+
+    Pass the key file's pepper (and pass it again to :func:`verify_password`) so a database
+    dump alone allows no offline guessing; the PHC string does not record whether it was used.
+    """
+    salt = os.urandom(SALT_SIZE)
+    return argon2id_phc(normalise_password(password), salt, params, pepper=pepper)
 
 
 def _parse(phc: str) -> Argon2Params:
@@ -39,11 +46,11 @@ def _parse(phc: str) -> Argon2Params:
         raise PasswordHashFormatError from None
 
 
-def verify_password(password: str, phc: str) -> bool:
+def verify_password(password: str, phc: str, *, pepper: bytes | None = None) -> bool:
     """True when ``password`` matches ``phc``; a malformed hash raises PasswordHashFormatError."""
     _parse(phc)
     try:
-        Argon2id.verify_phc_encoded(normalise_password(password), phc)
+        Argon2id.verify_phc_encoded(normalise_password(password), phc, secret=pepper)
     except InvalidKey:
         return False
     return True

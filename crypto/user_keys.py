@@ -1,11 +1,13 @@
 """A staff user's private key at rest: under their password, and under a recovery code.
 
-Password-wrapped format (version 1)::
+Password-wrapped format (version 1 without pepper, 3 with)::
 
-    0x01 || memory_kib(4) || iterations(4) || lanes(4) || salt(16) || nonce(12) || ct || tag(16)
-    key = Argon2id(NFKC(password), salt, params); aad = header || user id
+    0x01|0x03 || memory_kib(4) || iterations(4) || lanes(4) || salt(16) || nonce(12) || ct || tag
+    key = Argon2id(NFKC(password), salt, params, secret=pepper); aad = header || user id
 
-The parameters travel in the blob so raising :data:`PASSWORD_ARGON2` never strands old blobs.
+The parameters travel in the blob so raising :data:`PASSWORD_ARGON2` never strands old blobs,
+and the format byte says whether the key file's pepper was mixed in, so blobs made before a
+caller started passing the pepper still open.
 
 Recovery-code-wrapped format (version 1)::
 
@@ -30,6 +32,7 @@ from crypto.keys import KeyPair
 from crypto.symmetric import gcm_open, gcm_seal
 
 PASSWORD_WRAP_FORMAT = 1
+PEPPERED_PASSWORD_WRAP_FORMAT = 3
 RECOVERY_WRAP_FORMAT = 2
 
 #: Crockford's base32 alphabet: no I, L, O, U, so codes survive handwriting and reading aloud.
@@ -55,25 +58,41 @@ def _user_aad(header: bytes, user_id: str) -> bytes:
 
 
 def wrap_user_key_with_password(
-    keypair: KeyPair, user_id: str, password: str, params: Argon2Params = PASSWORD_ARGON2
+    keypair: KeyPair,
+    user_id: str,
+    password: str,
+    params: Argon2Params = PASSWORD_ARGON2,
+    *,
+    pepper: bytes | None = None,
 ) -> bytes:
-    """Encrypt a user's private key under a key derived from their password."""
+    """Encrypt a user's private key under a key derived from their password (and the pepper)."""
     salt = os.urandom(SALT_SIZE)
     header = (
-        bytes([PASSWORD_WRAP_FORMAT])
+        bytes([PASSWORD_WRAP_FORMAT if pepper is None else PEPPERED_PASSWORD_WRAP_FORMAT])
         + params.memory_kib.to_bytes(4, "big")
         + params.iterations.to_bytes(4, "big")
         + params.lanes.to_bytes(4, "big")
         + salt
     )
-    key = argon2id_key(normalise_password(password), salt, params)
+    key = argon2id_key(normalise_password(password), salt, params, pepper=pepper)
     return header + gcm_seal(key, keypair.private, _user_aad(header, user_id))
 
 
-def unwrap_user_key_with_password(sealed: bytes, user_id: str, password: str) -> KeyPair:
-    """Recover a user's keypair; a wrong password is :class:`DecryptionFailed`."""
+def unwrap_user_key_with_password(
+    sealed: bytes, user_id: str, password: str, *, pepper: bytes | None = None
+) -> KeyPair:
+    """Recover a user's keypair; a wrong password is :class:`DecryptionFailed`.
+
+    ``pepper`` is used only if the blob was made with one; a peppered blob without it fails.
+    """
     header = sealed[:_PASSWORD_HEADER]
-    if len(header) != _PASSWORD_HEADER or header[0] != PASSWORD_WRAP_FORMAT:
+    if len(header) != _PASSWORD_HEADER:
+        raise DecryptionFailed
+    if header[0] == PEPPERED_PASSWORD_WRAP_FORMAT and pepper is not None:
+        used_pepper: bytes | None = pepper
+    elif header[0] == PASSWORD_WRAP_FORMAT:
+        used_pepper = None
+    else:
         raise DecryptionFailed
     memory, iterations, lanes = (int.from_bytes(header[i : i + 4], "big") for i in (1, 5, 9))
     if memory > _MAX_MEMORY_KIB or iterations > _MAX_ITERATIONS:
@@ -82,7 +101,9 @@ def unwrap_user_key_with_password(sealed: bytes, user_id: str, password: str) ->
         params = Argon2Params(memory_kib=memory, iterations=iterations, lanes=lanes)
     except ValueError:
         raise DecryptionFailed from None
-    key = argon2id_key(normalise_password(password), header[-SALT_SIZE:], params)
+    key = argon2id_key(
+        normalise_password(password), header[-SALT_SIZE:], params, pepper=used_pepper
+    )
     return KeyPair(gcm_open(key, sealed[_PASSWORD_HEADER:], _user_aad(header, user_id)))
 
 

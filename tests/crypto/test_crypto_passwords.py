@@ -47,3 +47,12 @@ def test_malformed_hashes_raise(phc: str) -> None:
         verify_password("pw", phc)
     with pytest.raises(PasswordHashFormatError):
         password_needs_rehash(phc)
+
+
+def test_peppered_hash_needs_the_pepper(weak_argon2: Argon2Params) -> None:
+    pepper = bytes(range(32))
+    phc = hash_password("pw", weak_argon2, pepper=pepper)
+    assert verify_password("pw", phc, pepper=pepper)
+    assert not verify_password("pw", phc)
+    assert not verify_password("pw", phc, pepper=bytes(32))
+    assert not verify_password("pw", hash_password("pw", weak_argon2), pepper=pepper)

@@ -118,3 +118,21 @@ def test_password_blob_is_not_a_recovery_blob(
     sealed = wrap_user_key_with_password(member_keypair, "u", code, weak_argon2)
     with pytest.raises(DecryptionFailed):
         unwrap_user_key_with_recovery_code(sealed, "u", code)
+
+
+def test_peppered_password_wrap(member_keypair: KeyPair, weak_argon2: Argon2Params) -> None:
+    pepper = bytes(range(32))
+    sealed = wrap_user_key_with_password(member_keypair, "u", "pw", weak_argon2, pepper=pepper)
+    assert sealed[0] == 3
+    assert unwrap_user_key_with_password(sealed, "u", "pw", pepper=pepper) == member_keypair
+    for wrong in (None, bytes(32)):
+        with pytest.raises(DecryptionFailed):
+            unwrap_user_key_with_password(sealed, "u", "pw", pepper=wrong)
+
+
+def test_blobs_from_before_the_pepper_still_open(
+    member_keypair: KeyPair, weak_argon2: Argon2Params
+) -> None:
+    sealed = wrap_user_key_with_password(member_keypair, "u", "pw", weak_argon2)
+    assert sealed[0] == 1
+    assert unwrap_user_key_with_password(sealed, "u", "pw", pepper=b"p" * 32) == member_keypair
