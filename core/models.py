@@ -142,6 +142,9 @@ class User(Base):
     public_key: Mapped[bytes | None] = mapped_column(LargeBinary)
     private_key_by_password: Mapped[bytes | None] = mapped_column(LargeBinary)
     private_key_by_recovery: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Until the invitation is accepted: the private key sealed under the one-time invitation
+    # token, which is never stored (docs/key-ceremony.md).
+    private_key_by_invitation: Mapped[bytes | None] = mapped_column(LargeBinary)
     invitation_lookup: Mapped[bytes | None] = mapped_column(LargeBinary, unique=True)
     invitation_expires_at: Mapped[datetime | None] = mapped_column(_tz_datetime())
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
