@@ -73,6 +73,11 @@ class Settings:
     max_attachment_bytes: int = 100 * 1024 * 1024
     mailbox_max_bytes: int = 50 * 1024 * 1024
     kdf_workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    # Public app abuse limits (in memory only; docs/web-channel.md).
+    submissions_per_hour: int = 30
+    failed_checks_per_hour: int = 20
+    failed_checks_per_minute: int = 300
+    receipt_check_floor_ms: int = 250
 
     @property
     def is_sqlite(self) -> bool:
@@ -126,6 +131,10 @@ class Settings:
             max_attachment_bytes=_int(get, "MAX_ATTACHMENT_BYTES", 100 * 1024 * 1024, minimum=1),
             mailbox_max_bytes=_int(get, "MAILBOX_MAX_BYTES", 50 * 1024 * 1024, minimum=1024),
             kdf_workers=_int(get, "KDF_WORKERS", os.cpu_count() or 1, minimum=1),
+            submissions_per_hour=_int(get, "SUBMISSIONS_PER_HOUR", 30, minimum=1),
+            failed_checks_per_hour=_int(get, "FAILED_CHECKS_PER_HOUR", 20, minimum=1),
+            failed_checks_per_minute=_int(get, "FAILED_CHECKS_PER_MINUTE", 300, minimum=1),
+            receipt_check_floor_ms=_int(get, "RECEIPT_CHECK_FLOOR_MS", 250, minimum=0),
         )
 
 
