@@ -86,6 +86,9 @@ class FieldName(StrEnum):
     EXPLANATION = "explanation"
 
 
+BLOB_FLUSH_BATCH = 32  # segments of 64 KiB
+
+
 def message_field(message_id: str) -> str:
     return f"message/{message_id}"
 
@@ -262,10 +265,16 @@ async def insert_attachment(
         )
     )
     await session.flush()
-    session.add_all(
-        BlobChunk(attachment_id=attachment.id, seq=i, data=segment)
-        for i, segment in enumerate(attachment.segments)
-    )
+    # Flushed in batches so a 100 MiB attachment is never held as ORM objects all at once
+    # (segments may come from a ciphertext spool file rather than memory).
+    batch: list[BlobChunk] = []
+    for i, segment in enumerate(attachment.segments):
+        batch.append(BlobChunk(attachment_id=attachment.id, seq=i, data=segment))
+        if len(batch) >= BLOB_FLUSH_BATCH:
+            session.add_all(batch)
+            await session.flush()
+            batch = []
+    session.add_all(batch)
 
 
 # --- the reporter's side --------------------------------------------------------------------

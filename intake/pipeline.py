@@ -57,6 +57,7 @@ class ReporterView:
     status: Status
     updated_on: str
     messages: list[ThreadMessage]
+    received_on: str = ""
 
 
 def check_text(text: object, *, field_name: str = "text", maximum: int = MAX_TEXT) -> str:
@@ -68,6 +69,18 @@ def check_text(text: object, *, field_name: str = "text", maximum: int = MAX_TEX
     if len(stripped) > maximum:
         raise InvalidInput(f"内容不能超过 {maximum} 字。", code="text_too_long")
     return stripped
+
+
+def check_reporter_message(receipt: str, text: object) -> str:
+    """A reporter's added information, refused when it carries their own receipt."""
+    checked = check_text(text)
+    if receipt in "".join(ch for ch in checked if ch.isdigit()):
+        # People paste their receipt by mistake; it would then sit in a message staff read.
+        raise InvalidInput(
+            "补充内容中包含您的查询码。为保护您的匿名，请删除查询码后再提交。",
+            code="receipt_in_message",
+        )
+    return checked
 
 
 class IntakePipeline:
@@ -143,20 +156,26 @@ class IntakePipeline:
                 raise NotFound("未找到与该查询码对应的举报。")
             data_key = await reporter_data_key(session, case, keys)
             messages = await read_thread(session, case, data_key)
-        return ReporterView(Status(case.status), case.status_changed_on.isoformat(), messages)
+        return ReporterView(
+            Status(case.status),
+            case.status_changed_on.isoformat(),
+            messages,
+            received_on=case.received_on.isoformat(),
+        )
 
     async def add_reporter_message(
-        self, receipt_text: str, text: str, attachments: Sequence[SealedAttachment] = ()
+        self,
+        receipt_text: str,
+        text: str,
+        attachments: Sequence[SealedAttachment] = (),
+        *,
+        keys: ReceiptKeys | None = None,
     ) -> None:
+        """``keys``: already derived (by `open_draft_for_receipt`, to seal attachments)."""
         receipt = normalise_receipt(receipt_text)
-        text = check_text(text)
-        if receipt in "".join(ch for ch in text if ch.isdigit()):
-            # People paste their receipt by mistake; it would then sit in a message staff read.
-            raise InvalidInput(
-                "补充内容中包含您的查询码。为保护您的匿名，请删除查询码后再提交。",
-                code="receipt_in_message",
-            )
-        keys = await self.derive(receipt)
+        text = check_reporter_message(receipt, text)
+        if keys is None:
+            keys = await self.derive(receipt)
         async with self.runtime.db.transaction() as session:
             case = await case_by_receipt(session, keys)
             if case is None:
