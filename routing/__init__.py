@@ -4,6 +4,7 @@ Pure functions over frozen dataclasses; no I/O.
 """
 
 from routing.classification import Classification
+from routing.classify import classify
 from routing.deadlines import (
     Deadline,
     DeadlineStatus,
@@ -50,6 +51,7 @@ __all__ = [
     "WorkCalendar",
     "add_calendar_month",
     "add_working_days",
+    "classify",
     "days_left",
     "deadline_status",
     "decide",

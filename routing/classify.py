@@ -18,7 +18,7 @@ from routing.classification import Classification
 from routing.combine import StackedHead, evidence_vector
 from routing.lexicon import Lexicon, load_lexicon
 from routing.model import HeadScores, NgramModel, shipped_model, shipped_stacker
-from routing.reading import Evidence, Reading, read_report
+from routing.reading import Evidence, Reading, mask_negated, read_report
 from routing.taxonomy import Discipline, ProblemType
 from routing.textnorm import normalise
 
@@ -29,11 +29,16 @@ HEADS: dict[str, tuple[str, ...]] = {
     PRIMARY_HEAD: (*(d.value for d in Discipline), NONE_CLASS),
     PROBLEM_TYPE_HEAD: tuple(p.value for p in ProblemType),
 }
+DISCIPLINES = tuple(Discipline)
+PROBLEM_TYPES = tuple(ProblemType)
+LEAD_TYPES = tuple(p for p in ProblemType if p is not ProblemType.INSPECTOR_MISCONDUCT)
 MAX_EVIDENCE_SENTENCES = 6
 MAX_CATEGORIES = 3
 TEMPERATURE = 0.5  # the model's log-odds are divided by √(n-grams) · this before softmax
 SECONDARY_SHARE = 0.5  # a discipline with lexicon evidence joins at this share of the top
+SECONDARY_EVIDENCE = 2.0  # … or when a full-weight rule of the lexicon fired for it
 HINT_BONUS = 0.15  # the reporter's own category choice, as probability mass
+MIN_OTHER_TYPE_CONFIDENCE = 0.5  # below this, a report stays a violation lead (SPEC §4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +92,7 @@ class Classifier:
         reading = read_report(normalised, self.lexicon)
         scores = heads = None
         if self.model is not None:
-            ids = self.model.feature_ids(normalised, position)
+            ids = self.model.feature_ids(mask_negated(normalised, reading), position)
             scores = self.model.score(ids)
             temperature = TEMPERATURE * math.sqrt(max(len(ids), 1))
             heads = {head: _softmax(s.logits, temperature) for head, s in scores.items()}
@@ -132,7 +137,7 @@ class Classifier:
             categories = self._categories(found.reading, primary_probs, hint)
         explanation = [e.sentence for e in self._top_evidence(found.reading)]
         explanation.extend(found.reading.negated)
-        explanation.extend(self._model_sentences(found.scores, categories, problem_type))
+        explanation.extend(self._model_sentences(found.scores, categories))
         if categories:
             share = primary_probs.get(categories[0].value, 0.0)
             explanation.append(f"综合判断主要涉及{categories[0].label}（把握度 {share:.2f}）")
@@ -144,14 +149,14 @@ class Classifier:
         self, reading: Reading, official: bool
     ) -> tuple[dict[str, float], dict[str, float]]:
         weights = FallbackWeights()
-        types = {p.value: reading.problem_types.get(p, 0.0) for p in ProblemType}
+        types = {p.value: reading.problem_types.get(p, 0.0) for p in PROBLEM_TYPES}
         types[ProblemType.VIOLATION_LEAD.value] += (
             weights.violation_prior
             + weights.misconduct * reading.misconduct
             + (weights.official if official else 0.0)
         )
         types[ProblemType.INSPECTOR_MISCONDUCT.value] = 0.0
-        primary = {d.value: reading.disciplines.get(d, 0.0) for d in Discipline}
+        primary = {d.value: reading.disciplines.get(d, 0.0) for d in DISCIPLINES}
         return _normalised(types), _normalised(primary)
 
     @staticmethod
@@ -162,8 +167,9 @@ class Classifier:
                 ProblemType.INSPECTOR_MISCONDUCT,
                 f"被反映人是巡察人员（“{who}”）→反映巡察人员问题（第二十五条）",
             )
-        choices = [p for p in ProblemType if p is not ProblemType.INSPECTOR_MISCONDUCT]
-        chosen = max(choices, key=lambda p: probs.get(p.value, 0.0))
+        chosen = max(LEAD_TYPES, key=lambda p: probs.get(p.value, 0.0))
+        if probs.get(chosen.value, 0.0) < MIN_OTHER_TYPE_CONFIDENCE:
+            chosen = ProblemType.VIOLATION_LEAD  # the prior of SPEC §4 when the evidence is thin
         if chosen is ProblemType.VIOLATION_LEAD:
             if found.official:
                 return chosen, "举报反映公职人员的具体行为→违纪违法问题线索"
@@ -174,20 +180,19 @@ class Classifier:
     def _categories(
         reading: Reading, probs: dict[str, float], hint: Discipline | None
     ) -> tuple[Discipline, ...]:
-        scores = {d: probs.get(d.value, 0.0) for d in Discipline}
+        scores = {d: probs.get(d.value, 0.0) for d in DISCIPLINES}
         if hint is not None:
-            scores[hint] += HINT_BONUS
-        order = list(Discipline)
-        ranked = sorted(order, key=lambda d: (-scores[d], order.index(d)))
+            # With no behaviour named in the text, the reporter's own choice is the best
+            # evidence there is; otherwise it only breaks near-ties.
+            scores[hint] += HINT_BONUS if reading.disciplines else 1.0
+        ranked = sorted(DISCIPLINES, key=lambda d: -scores[d])  # stable: ties keep 条例 order
         if scores[ranked[0]] <= 0:
             return ()
         chosen = [ranked[0]]
-        lexicon_top = max(reading.disciplines.values(), default=0.0)
         for d in ranked[1:]:
             lexicon = reading.disciplines.get(d, 0.0)
-            if lexicon > 0 and (
-                scores[d] >= SECONDARY_SHARE * scores[ranked[0]]
-                or lexicon >= SECONDARY_SHARE * lexicon_top
+            if lexicon >= SECONDARY_EVIDENCE or (
+                lexicon > 0 and scores[d] >= SECONDARY_SHARE * scores[ranked[0]]
             ):
                 chosen.append(d)
             if len(chosen) == MAX_CATEGORIES:
@@ -199,26 +204,16 @@ class Classifier:
         return sorted(reading.evidence, key=lambda e: -e.weight)[:MAX_EVIDENCE_SENTENCES]
 
     def _model_sentences(
-        self,
-        scores: dict[str, HeadScores] | None,
-        categories: tuple[Discipline, ...],
-        problem_type: ProblemType,
+        self, scores: dict[str, HeadScores] | None, categories: tuple[Discipline, ...]
     ) -> list[str]:
-        if scores is None or self.model is None:
+        if scores is None or self.model is None or not categories:
             return []
-        sentences = []
-        if categories:
-            ids = scores[PRIMARY_HEAD].feature_ids
-            grams = self.model.top_grams(PRIMARY_HEAD, categories[0].value, ids)
-            if grams:
-                quoted = "、".join(f"“{g}”" for g in grams)
-                sentences.append(f"统计模型权重最高的片段：{quoted}→{categories[0].label}")
-        ids = scores[PROBLEM_TYPE_HEAD].feature_ids
-        grams = self.model.top_grams(PROBLEM_TYPE_HEAD, problem_type.value, ids)
-        if grams:
-            quoted = "、".join(f"“{g}”" for g in grams)
-            sentences.append(f"统计模型权重最高的片段：{quoted}→{problem_type.label}")
-        return sentences
+        ids = scores[PRIMARY_HEAD].feature_ids
+        grams = self.model.top_grams(PRIMARY_HEAD, categories[0].value, ids)
+        if not grams:
+            return []
+        quoted = "、".join(f"“{g}”" for g in grams)
+        return [f"统计模型权重最高的片段：{quoted}→{categories[0].label}"]
 
 
 def _normalised(scores: dict[str, float]) -> dict[str, float]:

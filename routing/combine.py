@@ -14,10 +14,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import mul
 
 from routing.reading import Reading
 from routing.taxonomy import Discipline, ProblemType
 
+DISCIPLINES = tuple(Discipline)
+PROBLEM_TYPES = tuple(ProblemType)
 STEPS = 300
 LEARNING_RATE = 0.5
 L2 = 0.002
@@ -31,9 +34,9 @@ def evidence_vector(
     inspector: bool,
 ) -> list[float]:
     """The stacker's inputs, in a fixed order (see :data:`EVIDENCE_NAMES`)."""
-    vector = [math.log1p(reading.disciplines.get(d, 0.0)) for d in Discipline]
+    vector = [math.log1p(reading.disciplines.get(d, 0.0)) for d in DISCIPLINES]
     vector += model_heads["primary"]
-    vector += [math.log1p(reading.problem_types.get(p, 0.0)) for p in ProblemType]
+    vector += [math.log1p(reading.problem_types.get(p, 0.0)) for p in PROBLEM_TYPES]
     vector += model_heads["problem_type"]
     vector += [
         math.log1p(reading.misconduct),
@@ -71,9 +74,7 @@ class StackedHead:
     weights: tuple[tuple[float, ...], ...]  # one row per class
 
     def probabilities(self, vector: Sequence[float]) -> list[float]:
-        return _softmax(
-            [sum(w * x for w, x in zip(row, vector, strict=True)) for row in self.weights]
-        )
+        return _softmax([sum(map(mul, row, vector)) for row in self.weights])
 
 
 def fit_head(

@@ -16,13 +16,13 @@ does not grow with the number of classes.
 
 from __future__ import annotations
 
-import heapq
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
+from operator import itemgetter
 from typing import TypeVar
 
 import ahocorasick
@@ -36,6 +36,7 @@ MODEL_FILE = "model.json"
 MAX_N = 3
 MIN_REPORTS = 2  # an n-gram seen in one training report only is noise, not a feature
 NO_POSITION = "@∅"
+EXPLAIN_POOL = 3000  # candidates per class for the explanation
 SCALE = 1 << 12  # fixed-point scale of the packed weights
 
 
@@ -82,7 +83,8 @@ def _report_features(report: TrainingReport) -> set[str]:
 
 
 def train(
-    reports: Sequence[TrainingReport], heads: Mapping[str, Sequence[str]]
+    reports: Sequence[TrainingReport],
+    heads: Mapping[str, Sequence[str]],
 ) -> dict[str, object]:
     """Count n-gram occurrences per head and class; the result is the model file's content."""
     per_report = [_report_features(report) for report in reports]
@@ -117,7 +119,7 @@ def train(
 class HeadScores:
     classes: tuple[str, ...]
     logits: tuple[float, ...]  # log-odds up to a constant, per class
-    feature_ids: tuple[int, ...]
+    feature_ids: Collection[int]
 
     def best(self) -> str:
         return self.classes[max(range(len(self.classes)), key=self.logits.__getitem__)]
@@ -157,6 +159,19 @@ class NgramModel:
             offset += len(classes)
         self.columns = columns
         self._pack(size)
+        # Single characters say little to a reader; the explanation skips them.
+        self.explaining = [
+            [
+                w if len(gram.lstrip("@")) >= 2 else -math.inf
+                for gram, w in zip(self.grams, col, strict=True)
+            ]
+            for col in self.weights
+        ]
+        # Per class, the n-grams worth naming: those that pull towards it hardest.
+        self.strongest = [
+            frozenset(sorted(range(size), key=col.__getitem__, reverse=True)[:EXPLAIN_POOL])
+            for col in self.explaining
+        ]
         self.automaton = ahocorasick.Automaton()
         for f, gram in enumerate(self.grams):
             if not gram.startswith("@"):
@@ -177,21 +192,23 @@ class NgramModel:
             packed.append(value)
         self.packed = packed
 
-    def feature_ids(self, normalised_text: str, position: str | None) -> list[int]:
-        ids = {f for _, f in self.automaton.iter(normalised_text)}
-        for gram in position_features(position):
-            f = self.position_ids.get(gram)
-            if f is not None:
-                ids.add(f)
-        return sorted(ids)
+    def feature_ids(self, normalised_text: str, position: str | None) -> set[int]:
+        ids = set(map(itemgetter(1), self.automaton.iter(normalised_text)))
+        ids.update(self._position_ids(position))
+        return ids
 
-    def score(self, feature_ids: Sequence[int]) -> dict[str, HeadScores]:
+    @lru_cache(maxsize=4096)  # noqa: B019 — positions repeat; the model lives for the process
+    def _position_ids(self, position: str | None) -> tuple[int, ...]:
+        found = (self.position_ids.get(gram) for gram in position_features(position))
+        return tuple(f for f in found if f is not None)
+
+    def score(self, feature_ids: Collection[int]) -> dict[str, HeadScores]:
         total = sum(map(self.packed.__getitem__, feature_ids))
         base = self.bias * len(feature_ids)
         sums = [
             (((total >> (self.bits * c)) & self.mask) - base) / SCALE for c in range(self.columns)
         ]
-        ids = tuple(feature_ids)
+        ids = frozenset(feature_ids)
         scores = {}
         for head, classes in self.heads.items():
             start = self.offsets[head]
@@ -201,10 +218,16 @@ class NgramModel:
 
     def top_grams(self, head: str, cls: str, feature_ids: Iterable[int], k: int = 3) -> list[str]:
         """The k n-grams (two characters or more) that pull hardest towards ``cls``."""
-        column = self.weights[self.offsets[head] + self.heads[head].index(cls)]
-        candidates = [f for f in feature_ids if len(self.grams[f]) >= 2 and column[f] > 0]
-        best = heapq.nlargest(k, candidates, key=column.__getitem__)
-        return [self.grams[f].lstrip("@") for f in best]
+        column = self.explaining[self.offsets[head] + self.heads[head].index(cls)]
+        candidates = self.strongest[self.offsets[head] + self.heads[head].index(cls)]
+        found = (
+            candidates & feature_ids
+            if isinstance(feature_ids, frozenset)
+            else (candidates.intersection(feature_ids))
+        )
+        best = sorted(found, key=column.__getitem__, reverse=True)[: k + 1]
+        grams = dict.fromkeys(self.grams[f].lstrip("@") for f in best if column[f] > 0)
+        return list(grams)[:k]
 
 
 def _field(data: dict[str, object], name: str, kind: type[T]) -> T:

@@ -27,6 +27,7 @@ from routing.lexicon import (
 from routing.taxonomy import Discipline, ProblemType
 
 SHORT_NEGATION_REACH = 4
+MAX_PHRASES_SHOWN = 3
 
 
 @dataclass(slots=True)
@@ -37,6 +38,7 @@ class Evidence:
     discipline: Discipline | None
     problem_type: ProblemType | None
     sentence: str
+    phrases: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -45,6 +47,7 @@ class Reading:
     problem_types: dict[ProblemType, float] = field(default_factory=dict)
     evidence: list[Evidence] = field(default_factory=list)
     negated: list[str] = field(default_factory=list)
+    negated_spans: list[tuple[int, int]] = field(default_factory=list)  # cue start, phrase end
     misconduct: float = 0.0  # weight of disciplinary terms that carry no problem-type hint
     official: bool = False
     inspector: bool = False
@@ -71,23 +74,46 @@ def _target(discipline: Discipline | None, problem_type: ProblemType | None, lab
     return f"{kind}（{label}）"
 
 
-def _matches(
-    text: str, lexicon: Lexicon
-) -> list[tuple[int, int, tuple[tuple[str, int | str], ...]]]:
-    """All lexicon matches as (start, end, payloads), dropping phrases inside longer ones."""
+# Cue kinds that annotate the text (who is accused) rather than read it: they neither hide
+# the phrases inside them nor are hidden inside longer phrases.
+ANNOTATIONS = frozenset({"official", "inspector", "inspector_act", "inspector_address"})
+
+Match = tuple[int, int, tuple[tuple[str, int | str], ...]]
+
+
+def _matches(text: str, lexicon: Lexicon) -> list[Match]:
+    """All lexicon matches as (start, end, payloads); a phrase inside a longer one is dropped
+    (“不给办” hides its “不”), except for the annotations."""
+    # Sorting by (start, −end) puts a longer phrase before the phrases inside it.
     found = [
-        (end - length + 1, end, payloads)
+        (end - length + 1, -end, payloads)
         for end, (length, payloads) in lexicon.automaton.iter(text)
     ]
-    found.sort(key=lambda match: (match[0], -match[1]))
-    kept = []
+    found.sort()
+    kept: list[Match] = []
     reach = -1
-    for match in found:
-        if match[1] <= reach:
-            continue
-        reach = match[1]
-        kept.append(match)
+    for start, negative_end, payloads in found:
+        end = -negative_end
+        if end > reach:
+            if any(kind not in ANNOTATIONS for kind, _ in payloads):
+                reach = end
+            kept.append((start, end, payloads))
+        else:
+            notes = tuple(p for p in payloads if p[0] in ANNOTATIONS)
+            if notes:
+                kept.append((start, end, notes))
     return kept
+
+
+def mask_negated(text: str, reading: Reading) -> str:
+    """``text`` with the negated phrases and their negation words blanked out, so that the
+    n-gram model does not count “没有收红包” as evidence of taking a red envelope either."""
+    if not reading.negated_spans:
+        return text
+    chars = list(text)
+    for start, end in reading.negated_spans:
+        chars[start : end + 1] = " " * (end + 1 - start)
+    return "".join(chars)
 
 
 class _Scanner:
@@ -97,7 +123,7 @@ class _Scanner:
         self.text = text
         self.lexicon = lexicon
         self.reading = Reading()
-        self.fired_terms: set[int] = set()
+        self.fired_terms: dict[int, Evidence] = {}
         self.fired_acts: set[int] = set()
         self.negated_seen: set[str] = set()
         self._reset_clause()
@@ -106,7 +132,9 @@ class _Scanner:
 
     def _reset_clause(self) -> None:
         self.negation_from = -1
+        self.negation_start = -1
         self.negation_cue = ""
+        self.short_start = -1
         self.short_from = -1
         self.short_until = -1
         self.short_cue = ""
@@ -115,12 +143,13 @@ class _Scanner:
         self.acts: list[tuple[str, str]] = []
         self.objects: dict[str, str] = {}
 
-    def _negation(self, start: int) -> str:
+    def _negation(self, start: int) -> tuple[str, int]:
+        """The negation word that covers a phrase starting at ``start``, and where it starts."""
         if 0 <= self.negation_from <= start:
-            return self.negation_cue
+            return self.negation_cue, self.negation_start
         if self.short_from <= start <= self.short_until:
-            return self.short_cue
-        return ""
+            return self.short_cue, self.short_start
+        return "", -1
 
     def _note_negated(self, cue: str, phrase: str) -> None:
         sentence = f"“{cue}…{phrase}”在否定范围内，未计入"
@@ -146,18 +175,21 @@ class _Scanner:
             return
         if kind == "negation":
             self.negation_from, self.negation_cue = end + 1, phrase
+            self.negation_start = start
             return
         if kind == "short_negation":
             self.short_from, self.short_until = end + 1, end + SHORT_NEGATION_REACH
-            self.short_cue = phrase
+            self.short_cue, self.short_start = phrase, start
             return
         if kind == "official":
             self.reading.official = True
             return
-        cue = self._negation(start)
+        cue, cue_start = self._negation(start)
         if cue:
-            if kind in (TERM, ACT, "inspector_act"):
-                self._note_negated(cue, phrase)
+            if kind in (TERM, ACT, OBJECT, "inspector_act"):
+                self.reading.negated_spans.append((cue_start, end))
+                if kind != OBJECT:
+                    self._note_negated(cue, phrase)
             return
         if kind == "inspector":
             self.inspector_sentences_left = 2
@@ -179,13 +211,19 @@ class _Scanner:
         rule = self.lexicon.terms[index]
         if rule.discipline is not None:
             self._inspector_acted()
-        if index in self.fired_terms:
-            return
-        self.fired_terms.add(index)
         target = _target(rule.discipline, rule.problem_type, rule.label)
-        self.reading.add(
-            Evidence(rule.weight, rule.discipline, rule.problem_type, f"“{phrase}”→{target}")
-        )
+        fired = self.fired_terms.get(index)
+        if fired is None:
+            evidence = Evidence(rule.weight, rule.discipline, rule.problem_type, "", [phrase])
+            self.fired_terms[index] = evidence
+            self.reading.add(evidence)
+        elif phrase not in fired.phrases and len(fired.phrases) < MAX_PHRASES_SHOWN:
+            fired.phrases.append(phrase)  # one rule counts once, but shows what it saw
+        else:
+            return
+        evidence = self.fired_terms[index]
+        quoted = "".join(f"“{p}”" for p in evidence.phrases)
+        evidence.sentence = f"{quoted}→{target}"
 
     def _close_sentence(self) -> None:
         for act, act_phrase in self.acts:

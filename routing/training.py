@@ -9,15 +9,19 @@ from routing.classify import HEADS, NONE_CLASS, PRIMARY_HEAD, PROBLEM_TYPE_HEAD,
 from routing.combine import evidence_vector, fit_head, head_to_data
 from routing.lexicon import load_lexicon
 from routing.model import NgramModel, TrainingReport, train
+from routing.reading import mask_negated, read_report
+from routing.textnorm import normalise
 
 Record = Mapping[str, Any]
 
 
 def training_report(record: Record) -> TrainingReport:
-    """One corpus line → the model's view of it (text, accused position, labels)."""
+    """One corpus line → the model's view of it: the text with negated phrases blanked out
+    (as :meth:`Classifier.evidence` sees it), the accused position and the labels."""
     accused = record.get("accused") or {}
+    text = normalise(str(record["text"]))
     return TrainingReport(
-        text=str(record["text"]),
+        text=mask_negated(text, read_report(text, load_lexicon())),
         position=accused.get("position"),
         labels={
             PRIMARY_HEAD: record.get("primary") or NONE_CLASS,
