@@ -1,0 +1,64 @@
+"""Helpers for the administration tests: events, counts, opening a case as a member."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+
+from core.models import CaseField, Event, User
+from core.runtime import Runtime
+from crypto import KeyPair, open_text
+from crypto.user_keys import unwrap_user_key_with_password, unwrap_user_key_with_recovery_code
+
+
+async def count(runtime: Runtime, model: type, *where: Any) -> int:
+    async with runtime.db.reading() as session:
+        query = select(func.count()).select_from(model)
+        for clause in where:
+            query = query.where(clause)
+        return await session.scalar(query) or 0
+
+
+async def events(runtime: Runtime, kind: str) -> list[Event]:
+    async with runtime.db.reading() as session:
+        return list(await session.scalars(select(Event).where(Event.kind == kind)))
+
+
+async def user_named(runtime: Runtime, username: str) -> User:
+    async with runtime.db.reading() as session:
+        user = await session.scalar(select(User).where(User.username == username))
+        assert user is not None
+        return user
+
+
+async def user_key(
+    runtime: Runtime, username: str, password: str, *, pepper: bool = False
+) -> KeyPair:
+    user = await user_named(runtime, username)
+    assert user.private_key_by_password is not None
+    return unwrap_user_key_with_password(
+        user.private_key_by_password,
+        user.id,
+        password,
+        pepper=runtime.secrets.pepper if pepper else None,
+    )
+
+
+async def user_key_by_recovery(runtime: Runtime, username: str, code: str) -> KeyPair:
+    user = await user_named(runtime, username)
+    assert user.private_key_by_recovery is not None
+    return unwrap_user_key_with_recovery_code(user.private_key_by_recovery, user.id, code)
+
+
+async def read_case_text(runtime: Runtime, username: str, keys: KeyPair, case_id: str) -> str:
+    """What a member reads: user key -> body key grant -> case key -> the sealed text."""
+    from core.access import open_data_key, viewer_for
+
+    user = await user_named(runtime, username)
+    async with runtime.db.reading() as session:
+        viewer = await viewer_for(session, user.id)
+        data_key = await open_data_key(session, viewer, keys, case_id)
+        field = await session.get(CaseField, (case_id, "text"))
+        assert field is not None
+        return open_text(data_key, case_id, "text", field.sealed)
