@@ -22,6 +22,7 @@ from core.errors import ConfigError
 from core.runtime import Runtime
 from core.settings import Bind, Settings
 from intake.app import create_app as create_public_app
+from intake.mailbox import start_mailbox
 
 GRACEFUL_SECONDS = 8.0
 
@@ -67,7 +68,14 @@ async def run(
     staff = create_staff_app(settings, runtime)
     announce(f"public  http://{settings.public_bind}/")
     announce(f"staff   http://{settings.staff_bind}/")
-    services: list[Awaitable[None]] = [
+    services: list[Awaitable[None]] = []
+    if settings.mailbox_bind is not None:
+        try:
+            services.append(await start_mailbox(runtime, stop, announce))
+        except BaseException:
+            await runtime.close()
+            raise
+    services += [
         hypercorn_serve(public, hypercorn_config(settings.public_bind), shutdown_trigger=stop.wait),  # type: ignore[arg-type]
         hypercorn_serve(staff, hypercorn_config(settings.staff_bind), shutdown_trigger=stop.wait),  # type: ignore[arg-type]
     ]

@@ -8,6 +8,7 @@ so that neither `repr` nor a log line shows them.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,6 +73,11 @@ class Settings:
     max_attachments: int = 20
     max_attachment_bytes: int = 100 * 1024 * 1024
     mailbox_max_bytes: int = 50 * 1024 * 1024
+    mailbox_tls_cert: Path | None = None
+    mailbox_tls_key: Path | None = None
+    mailbox_receipt_reply: bool = False
+    # PBX name -> HMAC secret for /api/v1/pbx/* (docs/phone-and-mail.md).
+    pbx_secrets: tuple[tuple[str, Secret], ...] = ()
     kdf_workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     # Public app abuse limits (in memory only; docs/web-channel.md).
     submissions_per_hour: int = 30
@@ -104,6 +110,12 @@ class Settings:
         for address in addresses:
             if address.count("@") != 1:
                 raise ConfigError(PREFIX + "MAILBOX_ADDRESSES", f"not an e-mail address: {address}")
+        tls_cert, tls_key = get("MAILBOX_TLS_CERT"), get("MAILBOX_TLS_KEY")
+        if tls_key is not None and tls_cert is None:
+            raise ConfigError(PREFIX + "MAILBOX_TLS_KEY", "set XUNCHA_MAILBOX_TLS_CERT as well")
+        receipt_reply = _flag("MAILBOX_RECEIPT_REPLY", get("MAILBOX_RECEIPT_REPLY"))
+        if receipt_reply and smtp_url is None:
+            raise ConfigError(PREFIX + "MAILBOX_RECEIPT_REPLY", "needs XUNCHA_SMTP_URL to send")
         demo_password = get("DEMO_PASSWORD")
         key_file = Path(get("KEY_FILE") or data_dir / KEY_FILENAME)
         _check_key_file(key_file)
@@ -130,6 +142,10 @@ class Settings:
             max_attachments=_int(get, "MAX_ATTACHMENTS", 20, minimum=0),
             max_attachment_bytes=_int(get, "MAX_ATTACHMENT_BYTES", 100 * 1024 * 1024, minimum=1),
             mailbox_max_bytes=_int(get, "MAILBOX_MAX_BYTES", 50 * 1024 * 1024, minimum=1024),
+            mailbox_tls_cert=Path(tls_cert) if tls_cert else None,
+            mailbox_tls_key=Path(tls_key) if tls_key else None,
+            mailbox_receipt_reply=receipt_reply,
+            pbx_secrets=_pbx_secrets(get("PBX_SECRETS")),
             kdf_workers=_int(get, "KDF_WORKERS", os.cpu_count() or 1, minimum=1),
             submissions_per_hour=_int(get, "SUBMISSIONS_PER_HOUR", 30, minimum=1),
             failed_checks_per_hour=_int(get, "FAILED_CHECKS_PER_HOUR", 20, minimum=1),
@@ -165,6 +181,33 @@ def _int(get: Callable[[str], str | None], name: str, default: int, *, minimum: 
     if value < minimum:
         raise ConfigError(PREFIX + name, f"must be at least {minimum}, got {value}")
     return value
+
+
+def _flag(name: str, raw: str | None) -> bool:
+    if raw is None:
+        return False
+    value = raw.strip().lower()
+    if value not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+        raise ConfigError(PREFIX + name, f"expected true or false, got {raw!r}")
+    return value in ("true", "1", "yes", "on")
+
+
+def _pbx_secrets(raw: str | None) -> tuple[tuple[str, Secret], ...]:
+    """``NAME:HEX,NAME:HEX`` -> ((name, secret), ...); each secret at least 32 random bytes."""
+    variable = PREFIX + "PBX_SECRETS"
+    pairs: dict[str, Secret] = {}
+    for item in (raw or "").split(","):
+        if not item.strip():
+            continue
+        name, sep, hex_secret = item.strip().partition(":")
+        if not sep or not re.fullmatch(r"[a-z0-9_-]{1,32}", name):
+            raise ConfigError(variable, "expected NAME:HEXSECRET,… with lower-case names")
+        if not re.fullmatch(r"(?:[0-9a-fA-F]{2}){32,}", hex_secret):
+            raise ConfigError(variable, f"the secret of {name!r} must be at least 64 hex digits")
+        if name in pairs:
+            raise ConfigError(variable, f"{name!r} is named twice")
+        pairs[name] = Secret(hex_secret.lower())
+    return tuple(pairs.items())
 
 
 def _check_database_url(url: str) -> None:
