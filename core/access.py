@@ -1,0 +1,244 @@
+"""Which cases a staff user may see, and opening a case's data key for them.
+
+Two independent locks guard every case:
+
+* **keys**: the case data key is wrapped to the bodies that may read it (``CaseKey``); a body's
+  private key is wrapped to each member (``BodyKeyGrant``); the member's private key lives only
+  in their session, sealed under the cookie's secret. Without all three, nothing decrypts.
+* **回避** (recusal): a user recused from a unit, or from a person (blind index), never sees
+  that case — not in the queue, not in counts, not as a related case, not by its id. Recusal is
+  a query condition applied everywhere here, so no view can forget it.
+
+Visibility is "a body of the user holds a wrapped key for the case", which is exactly what the
+user could decrypt; the office body is a reader of every case (``intake.pipeline.readers_for``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from enum import StrEnum
+
+from sqlalchemy import ColumnElement, Select, String, and_, cast, exists, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.errors import InvalidInput, NotFound
+from core.models import Body, BodyKey, BodyKeyGrant, Case, CaseKey, Membership, Recusal
+from crypto import CaseKey as DataKey
+from crypto import DecryptionFailed, KeyPair, unwrap_body_key, unwrap_case_key
+
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+DUE_SOON_DAYS = 7
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """A staff user as storage sees them: who, and through which bodies."""
+
+    user_id: str
+    body_ids: frozenset[str]
+
+
+class DeadlineFilter(StrEnum):
+    OVERDUE = "overdue"  # 已逾期
+    DUE_SOON = "due_soon"  # 7 日内到期
+    HAS_DEADLINE = "has_deadline"  # 有办理期限
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    statuses: tuple[str, ...] = ()
+    discipline: str | None = None
+    problem_type: str | None = None
+    channel: str | None = None
+    deadline: DeadlineFilter | None = None
+
+
+@dataclass(frozen=True, order=True)
+class Cursor:
+    """Keyset position: the last (received_on, id) of the previous page, newest first."""
+
+    received_on: date
+    case_id: str
+
+    def encode(self) -> str:
+        return f"{self.received_on.isoformat()}~{self.case_id}"
+
+    @classmethod
+    def decode(cls, text: str) -> Cursor:
+        day, sep, case_id = text.partition("~")
+        try:
+            return cls(date.fromisoformat(day), case_id) if sep and case_id else _bad_cursor()
+        except ValueError:
+            return _bad_cursor()
+
+
+def _bad_cursor() -> Cursor:
+    raise InvalidInput("分页参数不正确。", code="invalid_cursor")
+
+
+@dataclass(frozen=True)
+class Page:
+    cases: list[Case] = field(default_factory=list)
+    next_cursor: Cursor | None = None
+
+
+async def viewer_for(session: AsyncSession, user_id: str) -> Viewer:
+    body_ids = await session.scalars(
+        select(Membership.body_id).where(Membership.user_id == user_id)
+    )
+    return Viewer(user_id, frozenset(body_ids))
+
+
+def readable(viewer: Viewer) -> ColumnElement[bool]:
+    """Some body of the viewer holds a wrapped key for the case."""
+    if not viewer.body_ids:
+        return Case.id.is_(None)  # never true: a user without bodies reads nothing
+    return exists().where(CaseKey.case_id == Case.id, CaseKey.body_id.in_(viewer.body_ids))
+
+
+def not_recused(viewer: Viewer) -> ColumnElement[bool]:
+    """回避: no recusal of this viewer names the case's unit or the accused person's index."""
+    return ~exists().where(
+        Recusal.user_id == viewer.user_id,
+        or_(
+            and_(Recusal.unit_id.is_not(None), Recusal.unit_id == Case.unit_id),
+            and_(Recusal.person_index.is_not(None), Recusal.person_index == Case.blind_index),
+        ),
+    )
+
+
+def visible(viewer: Viewer) -> ColumnElement[bool]:
+    return and_(readable(viewer), not_recused(viewer))
+
+
+def _filtered(query: Select[Case], filters: QueueFilter, today: date) -> Select[Case]:
+    if filters.statuses:
+        query = query.where(Case.status.in_(filters.statuses))
+    if filters.discipline:
+        # Categories are a JSON list of fixed keys; no key is a substring of another in quotes.
+        query = query.where(cast(Case.categories, String).like(f'%"{filters.discipline}"%'))
+    if filters.problem_type:
+        query = query.where(Case.problem_type == filters.problem_type)
+    if filters.channel:
+        query = query.where(Case.channel == filters.channel)
+    if filters.deadline is DeadlineFilter.OVERDUE:
+        query = query.where(Case.due_on < today)
+    elif filters.deadline is DeadlineFilter.DUE_SOON:
+        query = query.where(Case.due_on.between(today, today + timedelta(days=DUE_SOON_DAYS)))
+    elif filters.deadline is DeadlineFilter.HAS_DEADLINE:
+        query = query.where(Case.due_on.is_not(None))
+    return query
+
+
+async def queue_page(
+    session: AsyncSession,
+    viewer: Viewer,
+    filters: QueueFilter,
+    *,
+    today: date,
+    after: Cursor | None = None,
+    limit: int = PAGE_SIZE,
+) -> Page:
+    """One page of the viewer's queue, newest first, by keyset over (received_on, id).
+
+    Keyset (not OFFSET) pagination costs the same on page 1000 as on page 1: the database
+    seeks into ``ix_cases_received``/``ix_cases_queue`` at the cursor and reads one page.
+    """
+    limit = max(1, min(limit, MAX_PAGE_SIZE))
+    query = _filtered(select(Case).where(visible(viewer)), filters, today)
+    if after is not None:
+        query = query.where(
+            or_(
+                Case.received_on < after.received_on,
+                and_(Case.received_on == after.received_on, Case.id < after.case_id),
+            )
+        )
+    query = query.order_by(Case.received_on.desc(), Case.id.desc()).limit(limit + 1)
+    rows = list(await session.scalars(query))
+    if len(rows) <= limit:
+        return Page(rows, None)
+    last = rows[limit - 1]
+    return Page(rows[:limit], Cursor(last.received_on, last.id))
+
+
+async def status_counts(session: AsyncSession, viewer: Viewer) -> dict[str, int]:
+    """Cases per status in the viewer's queue (recused cases are not counted)."""
+    rows = await session.execute(
+        select(Case.status, func.count()).where(visible(viewer)).group_by(Case.status)
+    )
+    counts: dict[str, int] = {}
+    for status, count in rows:
+        counts[status] = count
+    return counts
+
+
+async def visible_case(
+    session: AsyncSession, viewer: Viewer, case_id: str, *, for_update: bool = False
+) -> Case:
+    """The case, if the viewer may see it; otherwise NotFound (never 403: no confirmation)."""
+    query = select(Case).where(Case.id == case_id, visible(viewer))
+    if for_update:
+        query = query.with_for_update(of=Case)
+    case = await session.scalar(query)
+    if case is None:
+        raise NotFound("未找到该案件，或您无权查看。")
+    return case
+
+
+async def related_cases(session: AsyncSession, viewer: Viewer, case: Case) -> list[Case]:
+    """Other cases about the same person (blind index) that the viewer may see."""
+    if case.blind_index is None:
+        return []
+    query = (
+        select(Case)
+        .where(Case.blind_index == case.blind_index, Case.id != case.id, visible(viewer))
+        .order_by(Case.received_on.desc(), Case.id.desc())
+        .limit(20)
+    )
+    return list(await session.scalars(query))
+
+
+async def open_data_key(
+    session: AsyncSession, viewer: Viewer, user_keys: KeyPair, case_id: str
+) -> DataKey:
+    """Unwrap the case key: user key -> body key (grant) -> case key (CaseKey row)."""
+    rows = await session.execute(
+        select(CaseKey.wrapped, CaseKey.body_id, BodyKeyGrant.wrapped)
+        .join(BodyKeyGrant, BodyKeyGrant.body_key_id == CaseKey.body_key_id)
+        .where(
+            CaseKey.case_id == case_id,
+            CaseKey.body_id.in_(viewer.body_ids),
+            BodyKeyGrant.user_id == viewer.user_id,
+        )
+    )
+    for case_wrapped, body_id, grant in rows:
+        if body_id is None:
+            continue
+        try:
+            body_keys = unwrap_body_key(grant, body_id, user_keys)
+            return unwrap_case_key(case_wrapped, case_id, body_keys)
+        except DecryptionFailed:
+            continue  # a stale grant (rotated user key); another body may still open it
+    raise NotFound("您的机构尚未获得该案件的密钥。", code="no_case_key")
+
+
+async def current_body_key(session: AsyncSession, body_id: str) -> BodyKey:
+    key = await session.scalar(
+        select(BodyKey)
+        .where(BodyKey.body_id == body_id, BodyKey.retired_at.is_(None))
+        .order_by(BodyKey.created_at.desc())
+        .limit(1)
+    )
+    if key is None:
+        raise NotFound("接收机构尚未配置密钥，请联系县委巡察办。", code="no_body_key")
+    return key
+
+
+async def bodies_of(session: AsyncSession, body_ids: Sequence[str]) -> dict[str, Body]:
+    if not body_ids:
+        return {}
+    rows = await session.scalars(select(Body).where(Body.id.in_(body_ids)))
+    return {body.id: body for body in rows}
