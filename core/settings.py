@@ -20,6 +20,7 @@ from crypto.argon import PASSWORD_ARGON2, RECEIPT_ARGON2, Argon2Params
 PREFIX = "XUNCHA_"
 SQLITE_FILENAME = "xuncha.sqlite3"
 KEY_FILENAME = "xuncha.keys"
+DEFAULT_MAIL_FROM = "noreply@xuncha.local"
 
 
 class Secret:
@@ -84,10 +85,17 @@ class Settings:
     failed_checks_per_hour: int = 20
     failed_checks_per_minute: int = 300
     receipt_check_floor_ms: int = 250
+    mail_from: str = DEFAULT_MAIL_FROM
+    staff_url: str | None = None
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.reveal().startswith("sqlite")
+
+    @property
+    def staff_console_url(self) -> str:
+        """Where notification mails point: ``XUNCHA_STAFF_URL``, else the staff bind."""
+        return self.staff_url or f"http://{self.staff_bind}/"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -119,6 +127,12 @@ class Settings:
         demo_password = get("DEMO_PASSWORD")
         key_file = Path(get("KEY_FILE") or data_dir / KEY_FILENAME)
         _check_key_file(key_file)
+        mail_from = (get("MAIL_FROM") or DEFAULT_MAIL_FROM).strip()
+        if mail_from.count("@") != 1 or any(c in mail_from for c in " <>\r\n"):
+            raise ConfigError(PREFIX + "MAIL_FROM", f"not an e-mail address: {mail_from}")
+        staff_url = get("STAFF_URL")
+        if staff_url is not None and urlsplit(staff_url).scheme not in ("http", "https"):
+            raise ConfigError(PREFIX + "STAFF_URL", "expected http:// or https://")
         onion = get("ONION_ADDRESS")
         if onion is not None and not onion.endswith(".onion"):
             raise ConfigError(PREFIX + "ONION_ADDRESS", "must end with .onion")
@@ -151,6 +165,8 @@ class Settings:
             failed_checks_per_hour=_int(get, "FAILED_CHECKS_PER_HOUR", 20, minimum=1),
             failed_checks_per_minute=_int(get, "FAILED_CHECKS_PER_MINUTE", 300, minimum=1),
             receipt_check_floor_ms=_int(get, "RECEIPT_CHECK_FLOOR_MS", 250, minimum=0),
+            mail_from=mail_from,
+            staff_url=staff_url,
         )
 
 
@@ -225,6 +241,10 @@ def _check_smtp_url(url: str) -> None:
         raise ConfigError(
             PREFIX + "SMTP_URL", "expected smtp://, smtps:// or smtp+starttls://HOST[:PORT]"
         )
+    try:
+        parts.port  # noqa: B018 — urlsplit checks the port only when asked for it
+    except ValueError:
+        raise ConfigError(PREFIX + "SMTP_URL", "the port is not a number from 0 to 65535") from None
 
 
 def _check_key_file(path: Path) -> None:
