@@ -65,6 +65,10 @@ BOUNDARY_SENTENCE = "sentence"
 
 Payload = tuple[str, int | str]
 
+# Cue kinds that annotate the text (who is accused) rather than read it: they neither hide
+# the phrases inside them nor are hidden inside longer phrases.
+ANNOTATIONS = frozenset({"official", "inspector", "inspector_act", "inspector_address"})
+
 
 @dataclass(frozen=True, slots=True)
 class Lexicon:
@@ -203,7 +207,10 @@ def _build_automaton(
 
     automaton = ahocorasick.Automaton()
     for phrase, bucket in payloads.items():
-        automaton.add_word(phrase, (len(phrase), tuple(bucket)))
+        # Stored with each phrase: its length, all its payloads, and those that only annotate
+        # (see ANNOTATIONS) — precomputed so the scan does no per-match bookkeeping.
+        notes = tuple(p for p in bucket if p[0] in ANNOTATIONS)
+        automaton.add_word(phrase, (len(phrase), tuple(bucket), notes, len(notes) < len(bucket)))
     automaton.make_automaton()
     return automaton
 

@@ -74,10 +74,6 @@ def _target(discipline: Discipline | None, problem_type: ProblemType | None, lab
     return f"{kind}（{label}）"
 
 
-# Cue kinds that annotate the text (who is accused) rather than read it: they neither hide
-# the phrases inside them nor are hidden inside longer phrases.
-ANNOTATIONS = frozenset({"official", "inspector", "inspector_act", "inspector_address"})
-
 Match = tuple[int, int, tuple[tuple[str, int | str], ...]]
 
 
@@ -85,23 +81,18 @@ def _matches(text: str, lexicon: Lexicon) -> list[Match]:
     """All lexicon matches as (start, end, payloads); a phrase inside a longer one is dropped
     (“不给办” hides its “不”), except for the annotations."""
     # Sorting by (start, −end) puts a longer phrase before the phrases inside it.
-    found = [
-        (end - length + 1, -end, payloads)
-        for end, (length, payloads) in lexicon.automaton.iter(text)
-    ]
+    found = [(end - value[0] + 1, -end, value) for end, value in lexicon.automaton.iter(text)]
     found.sort()
     kept: list[Match] = []
     reach = -1
-    for start, negative_end, payloads in found:
+    for start, negative_end, (_, payloads, notes, blocks) in found:
         end = -negative_end
         if end > reach:
-            if any(kind not in ANNOTATIONS for kind, _ in payloads):
+            if blocks:
                 reach = end
             kept.append((start, end, payloads))
-        else:
-            notes = tuple(p for p in payloads if p[0] in ANNOTATIONS)
-            if notes:
-                kept.append((start, end, notes))
+        elif notes:
+            kept.append((start, end, notes))
     return kept
 
 
@@ -158,8 +149,17 @@ class _Scanner:
             self.reading.negated.append(sentence)
 
     def scan(self) -> Reading:
-        for start, end, payloads in _matches(self.text, self.lexicon):
-            phrase = self.text[start : end + 1]
+        text = self.text
+        for start, end, payloads in _matches(text, self.lexicon):
+            first = payloads[0][0]
+            if first == BOUNDARY_CLAUSE:  # punctuation: most matches, so handled first
+                self._reset_clause()
+                continue
+            if first == BOUNDARY_SENTENCE:
+                self._close_sentence()
+                self._reset_clause()
+                continue
+            phrase = text[start : end + 1]
             for kind, detail in payloads:
                 self._visit(kind, detail, start, end, phrase)
         self._close_sentence()
