@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
 
+from core.bootstrap import initialise
+from core.cases import Accused, Channel, NewReport
 from core.models import CaseField, Event, User
 from core.runtime import Runtime
-from crypto import KeyPair, open_text
+from core.settings import Settings
+from crypto import KeyPair, open_text, read_escrow_armour
 from crypto.user_keys import unwrap_user_key_with_password, unwrap_user_key_with_recovery_code
 
 
@@ -62,3 +68,39 @@ async def read_case_text(runtime: Runtime, username: str, keys: KeyPair, case_id
         field = await session.get(CaseField, (case_id, "text"))
         assert field is not None
         return open_text(data_key, case_id, "text", field.sealed)
+
+
+@dataclass(frozen=True)
+class EscrowedCounty:
+    """The demo county, opened, with the escrow private key that init printed once."""
+
+    runtime: Runtime
+    escrow: KeyPair
+
+
+@asynccontextmanager
+async def escrowed_demo(settings: Settings) -> AsyncIterator[EscrowedCounty]:
+    report = await initialise(settings, demo=True)
+    assert report.escrow_armour is not None
+    runtime = Runtime.open(settings)
+    try:
+        yield EscrowedCounty(runtime, read_escrow_armour(report.escrow_armour))
+    finally:
+        await runtime.close()
+
+
+REPORT = NewReport(
+    channel=Channel.WEB,
+    text="县教育局基建股股长王某某收受工程老板红包两万元，帮其拿到学校食堂改造工程。",
+    accused=Accused(name="王某某", unit="县教育局", position="基建股股长"),
+    contact="13800000000",
+)
+
+
+async def submit(runtime: Runtime, report: NewReport = REPORT) -> str:
+    """Submit through the one intake pipeline; return the new case's id."""
+    from intake.pipeline import Draft, IntakePipeline
+
+    draft = Draft()
+    await IntakePipeline(runtime).submit(report, draft)
+    return draft.case_id
