@@ -41,7 +41,8 @@ async def test_login_sets_a_host_cookie_and_stores_no_secret(
         # The cookie's secret is not in the row, nor is the private key in clear.
         secret_part = value.split(":", 1)[1].split(".", 1)[0]
         assert secret_part.encode() not in row.secret_check
-        assert row.private_key_sealed is not None and len(row.private_key_sealed) > 96
+        assert row.private_key_sealed is not None
+        assert len(row.private_key_sealed) > 96
         kinds = list(await session.scalars(select(Event.kind)))
     assert "staff.login" in kinds
     assert (await client.get("/api/v1/cases")).status_code == 200
@@ -84,7 +85,7 @@ async def test_idle_and_absolute_timeouts(
         moment = getattr(row, field) - age
         values = {field: moment}
         if field == "created_at":  # keep it otherwise fresh: only the 8 h limit applies
-            values["last_seen_at"] = getattr(row, "last_seen_at")
+            values["last_seen_at"] = row.last_seen_at
         await session.execute(update(StaffSession).values(**values))
     assert (await http.get("/api/v1/cases")).status_code == 401
 
