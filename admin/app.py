@@ -28,6 +28,7 @@ from core.errors import XunchaError
 from core.runtime import Runtime
 from core.settings import Settings
 from core.web import SecurityHeaders
+from intake import pbx
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -42,6 +43,7 @@ ROUTE_LISTS: list[list[BaseRoute]] = [
     views_auth.routes,
     views_cases_api.routes,
     views_console.routes,
+    pbx.routes,  # PBX voicemail and IVR status: HMAC-signed, no session (intake/pbx.py)
     views_audit.routes,
 ]
 

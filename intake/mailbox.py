@@ -32,9 +32,10 @@ from core.errors import ConfigError, InvalidInput
 from core.runtime import Runtime
 from core.settings import Settings
 from intake.mail_receipt import ReceiptReplier
-from intake.mime import MailContent, MalformedMail, read_mail
+from intake.mime import MalformedMail, read_mail
 from intake.pipeline import Draft, IntakePipeline
-from intake.sealed_files import seal_into_draft
+from intake.sanitise import AttachmentTooLarge, RefusedAttachment, UnreadableAttachment
+from intake.sealed_files import DraftFiles
 
 log = logging.getLogger("xuncha.mailbox")
 
@@ -107,17 +108,27 @@ class _Busy(asyncio.Protocol):
         transport.close()
 
 
-def mail_to_draft(raw: bytes, settings: Settings) -> tuple[MailContent, Draft]:
-    """Parse a mail and seal its attachments into a new draft (CPU work: run it in a thread)."""
-    content = read_mail(
+# What the sanitiser refuses, as SMTP answers (the sender's server turns them into a bounce).
+ATTACHMENT_REPLIES: dict[type[InvalidInput], str] = {
+    RefusedAttachment: "554 5.7.1 Executable attachments are not accepted",
+    UnreadableAttachment: "554 5.6.0 An attachment is damaged or encrypted and cannot be cleaned",
+    AttachmentTooLarge: "552 5.3.4 An attachment is too large",
+}
+
+
+async def submit_mail(pipeline: IntakePipeline, settings: Settings, raw: bytes) -> str:
+    """Parse, sanitise and seal a mail, then submit it; nothing is stored unless all succeed."""
+    content = await asyncio.to_thread(
+        read_mail,
         raw,
         max_attachments=settings.max_attachments,
         max_attachment_bytes=settings.max_attachment_bytes,
     )
     draft = Draft()
-    for attachment in content.attachments:
-        seal_into_draft(draft, attachment.filename, attachment.content_type, attachment.data)
-    return content, draft
+    async with DraftFiles(draft, max_file_bytes=settings.max_attachment_bytes) as files:
+        for attachment in content.attachments:
+            await files.add(attachment.filename, attachment.content_type, attachment.data)
+        return await pipeline.submit(NewReport(Channel.MAIL, content.text), draft)
 
 
 class MailboxHandler:
@@ -169,13 +180,11 @@ class MailboxHandler:
 
     async def _store(self, raw: bytes, sender: str | None) -> str:
         try:
-            content, draft = await asyncio.to_thread(mail_to_draft, raw, self.settings)
-            del raw
-            receipt = await self.pipeline.submit(NewReport(Channel.MAIL, content.text), draft)
+            receipt = await submit_mail(self.pipeline, self.settings, raw)
         except MalformedMail as exc:
             return exc.smtp_reply
-        except InvalidInput:
-            return "554 5.6.0 Message content not acceptable"
+        except InvalidInput as exc:
+            return ATTACHMENT_REPLIES.get(type(exc), "554 5.6.0 Message content not acceptable")
         except Exception as exc:  # any failure of ours: the sender keeps the mail and retries
             log.error("mailbox: a mail could not be stored (%s)", type(exc).__name__)
             return TEMPORARY_FAILURE

@@ -1,35 +1,49 @@
-"""Sealing a file that arrived by mail or from the PBX into a case draft, before submission.
+"""Files that arrive by mail or from the PBX, sanitised and sealed into a case draft.
 
-The content is sealed with the draft's data key as a stream under
-``attachment_field(id)``; its name, type and size are sealed as JSON under
-``attachment_meta_field(id)``. Only the size bucket stays in clear (SPEC §3).
+They go through the web channel's `AttachmentReceiver` (intake/uploads.py): the same
+sanitiser (metadata stripped from images, PDF and Office files; executables refused) and
+the same sealing under the draft's data key, so a staff member sees no difference between
+a photo sent by mail and one uploaded on the form. The receivers' ciphertext spools are
+closed when the ``async with`` block ends, after the case has been submitted.
 """
 
 from __future__ import annotations
 
-import json
+import asyncio
+from types import TracebackType
 
-from core.cases import SealedAttachment, attachment_field, attachment_meta_field
-from core.models import new_id
-from crypto import StreamSealer, padded_size, seal_text
 from intake.pipeline import Draft
+from intake.uploads import AttachmentReceiver, SegmentSpool
 
 
-def seal_into_draft(draft: Draft, filename: str, content_type: str, data: bytes) -> None:
-    """Seal one file under the draft's key and add it to the draft's attachments."""
-    attachment_id = new_id()
-    sealer = StreamSealer(draft.data_key, draft.case_id, attachment_field(attachment_id))
-    segments = [*sealer.update(data), *sealer.finalize()]
-    meta = json.dumps(
-        {"name": filename, "content_type": content_type, "size": len(data)}, ensure_ascii=False
-    )
-    draft.attachments.append(
-        SealedAttachment(
-            id=attachment_id,
-            sealed_meta=seal_text(
-                draft.data_key, draft.case_id, attachment_meta_field(attachment_id), meta
-            ),
-            segments=segments,
-            size_bucket=padded_size(len(data)),
+class DraftFiles:
+    def __init__(self, draft: Draft, *, max_file_bytes: int) -> None:
+        self.draft = draft
+        self.max_file_bytes = max_file_bytes
+        self._spools: list[SegmentSpool] = []
+
+    async def add(self, filename: str, content_type: str, data: bytes) -> None:
+        """Sanitise and seal one file into the draft (raises the sanitiser's InvalidInput)."""
+        receiver = AttachmentReceiver(
+            (self.draft.case_id, self.draft.data_key),
+            filename,
+            content_type,
+            keep=False,
+            limit=self.max_file_bytes,
         )
-    )
+        self._spools.append(receiver.spool)
+        # JPEG and PNG are cleaned while fed, so feeding is CPU work too: off the event loop.
+        await asyncio.to_thread(receiver.feed, data)
+        self.draft.attachments.append(await receiver.finish())
+
+    async def __aenter__(self) -> DraftFiles:
+        return self
+
+    async def __aexit__(
+        self,
+        _type: type[BaseException] | None,
+        _value: BaseException | None,
+        _traceback: TracebackType | None,
+    ) -> None:
+        for spool in self._spools:
+            spool.close()

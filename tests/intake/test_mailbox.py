@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import shutil
 import smtplib
@@ -17,7 +18,9 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from pathlib import Path
 
+import pikepdf
 import pytest
+from PIL import Image
 from sqlalchemy import func, select
 
 from core.models import Attachment, BlobChunk, Case, CaseField, Event, OutboxItem
@@ -179,14 +182,13 @@ async def test_forwarded_message_and_attachments_over_lmtp(
     inner["Subject"] = "关于食堂工程的安排"
     inner["Date"] = "Mon, 02 Nov 2026 09:00:00 +0800"
     inner.attach(MIMEText("工程直接給老李那家公司，不用招標。", "plain", "big5"))
-    inner.attach(_attachment(b"%PDF-1.4 contract", "application/pdf", "合同.pdf"))
+    inner.attach(_attachment(pdf_with_author(), "application/pdf", "合同.pdf"))
     outer = MIMEMultipart()
     outer["Subject"] = "转发：关于食堂工程的安排"
     identifying_headers(outer)
     outer.attach(MIMEText(REPORT_TEXT, "plain", "utf-8"))
     outer.attach(MIMEMessage(inner))
-    photo = bytes(range(256)) * 600  # larger than one 64 KiB stream segment
-    outer.attach(_attachment(photo, "image/jpeg", "现场照片.jpg"))
+    outer.attach(_attachment(jpeg_with_metadata(), "image/jpeg", "现场照片.jpg"))
     # LMTP to both accepted addresses: one reply per recipient, one case.
     codes = await deliver_lmtp(listener.port, outer.as_bytes(), [INBOX, SECOND_INBOX])
     assert codes == [250, 250]
@@ -199,13 +201,57 @@ async def test_forwarded_message_and_attachments_over_lmtp(
         assert trace not in opened.text
     files = {a.meta["name"]: a for a in opened.attachments}
     assert set(files) == {"合同.pdf", "现场照片.jpg"}
-    assert files["现场照片.jpg"].data == photo
-    assert files["合同.pdf"].meta == {
-        "name": "合同.pdf",
-        "content_type": "application/pdf",
-        "size": len(b"%PDF-1.4 contract"),
-    }
     assert opened.case.attachment_count == 2
+    # Sanitised as on the web: the photo keeps its pixels but not its EXIF/GPS, the PDF its
+    # pages but not its author.
+    assert all(a.meta["sanitised"] for a in opened.attachments)
+    photo = Image.open(io.BytesIO(files["现场照片.jpg"].data))
+    assert photo.size == (32, 24)
+    assert dict(photo.getexif()) == {}
+    assert CANARY.encode() not in files["现场照片.jpg"].data
+    with pikepdf.open(io.BytesIO(files["合同.pdf"].data)) as pdf:
+        assert len(pdf.pages) == 1
+        assert "/Author" not in pdf.docinfo
+    assert CANARY.encode() not in files["合同.pdf"].data
+
+
+CANARY = "Canary-5e1d"
+
+
+def jpeg_with_metadata() -> bytes:
+    """A photo as a phone takes it: camera model and GPS position in EXIF."""
+    image = Image.new("RGB", (32, 24), (200, 30, 30))
+    exif = image.getexif()
+    exif[0x0110] = CANARY + "Model"
+    gps = exif.get_ifd(0x8825)
+    gps[1] = "N"
+    gps[2] = (31.0, 14.0, 5.0)
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", exif=exif)
+    return buffer.getvalue()
+
+
+def pdf_with_author() -> bytes:
+    pdf = pikepdf.new()
+    pdf.add_blank_page()
+    pdf.docinfo["/Author"] = CANARY + "author"
+    buffer = io.BytesIO()
+    pdf.save(buffer, compress_streams=False)
+    return buffer.getvalue()
+
+
+async def test_executable_attachment_bounces_and_leaves_nothing(
+    demo_runtime: Runtime, listener: MailboxListener
+) -> None:
+    message = MIMEMultipart()
+    message["Subject"] = "材料"
+    message.attach(MIMEText(REPORT_TEXT, "plain", "utf-8"))
+    message.attach(_attachment(b"MZ\x90\x00" + bytes(200), "application/octet-stream", "材料.exe"))
+    with pytest.raises(smtplib.SMTPDataError) as refused:
+        await send(listener.port, message.as_bytes())
+    assert refused.value.smtp_code == 554
+    assert b"5.7.1" in refused.value.smtp_error
+    await assert_nothing_stored(demo_runtime)
 
 
 def _attachment(data: bytes, content_type: str, filename: str) -> MIMEApplication:
