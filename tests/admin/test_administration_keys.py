@@ -1,0 +1,182 @@
+"""Body-key rotation, 回避 taking effect at once, the ledger, the key file fingerprint."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from core.access import QueueFilter, queue_page, viewer_for, visible_case
+from core.body_keys import key_file_fingerprint, read_escrow_key, rotate_body_key
+from core.cases import Accused, Channel, NewReport
+from core.county import today
+from core.errors import InvalidInput, NotFound
+from core.ledger import LedgerFormat, export_ledger
+from core.models import BodyKey, CaseKey
+from core.recusals import add_person_recusal, add_unit_recusal, recusals_of
+from core.runtime import Runtime
+from crypto import armour_escrow_key, generate_escrow_key
+from crypto.keys import KeyPair
+from tests.admin.administration_support import (
+    REPORT,
+    events,
+    read_case_text,
+    submit,
+    user_key,
+    user_named,
+)
+from tests.conftest import BACKENDS, DEMO_PASSWORD
+
+pytestmark = [
+    pytest.mark.anyio,
+    pytest.mark.parametrize("fresh_database_url", BACKENDS, indirect=True),
+]
+
+SECOND = NewReport(
+    channel=Channel.PHONE,
+    text="县教育局有人在食堂采购中吃回扣，请巡察组查一查。",
+    accused=Accused(unit="县教育局"),
+)
+
+
+async def test_rotation_new_cases_use_the_new_key_and_old_ones_stay_readable(
+    demo_runtime: Runtime,
+) -> None:
+    old_case = await submit(demo_runtime)
+    async with demo_runtime.db.transaction() as session:
+        rotation = await rotate_body_key(
+            session,
+            "第一巡察组",
+            escrow=demo_runtime.secrets.escrow_public_key,
+            actor_id=None,
+        )
+    assert rotation.granted_to == ("group1",)
+    new_case = await submit(demo_runtime, SECOND)
+    async with demo_runtime.db.reading() as session:
+        old_key_id = await session.scalar(
+            select(CaseKey.body_key_id).where(
+                CaseKey.case_id == old_case, CaseKey.body_key_id.in_(rotation.retired_key_ids)
+            )
+        )
+        new_key_id = await session.scalar(
+            select(CaseKey.body_key_id).where(
+                CaseKey.case_id == new_case, CaseKey.body_key_id == rotation.new_key_id
+            )
+        )
+        retired = await session.get(BodyKey, rotation.retired_key_ids[0])
+    assert old_key_id is not None
+    assert new_key_id == rotation.new_key_id
+    assert retired is not None
+    assert retired.retired_at is not None
+    keys = await user_key(demo_runtime, "group1", DEMO_PASSWORD)
+    assert await read_case_text(demo_runtime, "group1", keys, old_case) == REPORT.text
+    assert await read_case_text(demo_runtime, "group1", keys, new_case) == SECOND.text
+    (event,) = await events(demo_runtime, "body.key_rotated")
+    assert event.detail["new_key"] == rotation.new_key_id
+
+
+async def _queue_ids(runtime: Runtime, username: str) -> set[str]:
+    user = await user_named(runtime, username)
+    async with runtime.db.reading() as session:
+        viewer = await viewer_for(session, user.id)
+        page = await queue_page(session, viewer, QueueFilter(), today=today())
+        return {case.id for case in page.cases}
+
+
+async def test_a_new_unit_recusal_hides_the_units_cases_at_once(demo_runtime: Runtime) -> None:
+    case_id = await submit(demo_runtime)
+    assert case_id in await _queue_ids(demo_runtime, "group1")
+    async with demo_runtime.db.transaction() as session:
+        await add_unit_recusal(session, "group1", "教育局", actor_id=None)  # by alias
+    assert case_id not in await _queue_ids(demo_runtime, "group1")
+    group1 = await user_named(demo_runtime, "group1")
+    async with demo_runtime.db.reading() as session:
+        viewer = await viewer_for(session, group1.id)
+        with pytest.raises(NotFound):
+            await visible_case(session, viewer, case_id)
+        assert [(e.unit_name, e.by_person) for e in await recusals_of(session, group1)] == [
+            ("县教育局", False)
+        ]
+    # Others still see it: 回避 is personal.
+    assert case_id in await _queue_ids(demo_runtime, "xcb")
+    (event,) = await events(demo_runtime, "recusal.added")
+    assert event.detail == {"user": "group1", "unit": "县教育局"}
+
+
+async def test_a_person_recusal_hides_cases_about_that_person(demo_runtime: Runtime) -> None:
+    about_wang = await submit(demo_runtime)  # accused 王某某 at 县教育局
+    about_unit = await submit(demo_runtime, SECOND)  # no person named
+    async with demo_runtime.db.transaction() as session:
+        added = await add_person_recusal(
+            session,
+            "xcb",
+            "王 某某",
+            unit_name="县教育局",
+            index_key=demo_runtime.secrets.index_key,
+            actor_id=None,
+        )
+    assert added == 3  # no unit, the name, and its alias 教育局
+    visible_ids = await _queue_ids(demo_runtime, "xcb")
+    assert about_wang not in visible_ids
+    assert about_unit in visible_ids
+    (event,) = await events(demo_runtime, "recusal.added")
+    assert "王" not in str(event.detail)  # the name never reaches the audit log
+
+
+async def test_ledger_has_metadata_and_never_content(demo_runtime: Runtime) -> None:
+    first = await submit(demo_runtime)
+    second = await submit(demo_runtime, SECOND)
+    async with demo_runtime.db.transaction() as session:
+        data, cases = await export_ledger(session, LedgerFormat.CSV, actor_id=None)
+    assert cases == 2
+    text = data.decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0][:4] == ["案件编号", "受理日期", "渠道", "被反映单位"]
+    by_id = {row[0]: row for row in rows[1:]}
+    assert set(by_id) == {first, second}
+    assert by_id[first][2] == "网络"
+    assert by_id[second][2] == "电话"
+    assert by_id[first][3] == "县教育局"
+    assert by_id[first][4] == "廉洁纪律"
+    assert by_id[first][6] == "县纪委"
+    assert by_id[first][8] == "待研判"
+    for secret in ("王某某", "红包", "13800000000", "基建股", "回扣", "食堂"):
+        assert secret not in text
+
+    async with demo_runtime.db.transaction() as session:
+        data, _ = await export_ledger(session, LedgerFormat.XLSX, actor_id=None)
+    book = load_workbook(io.BytesIO(data), read_only=True)
+    try:
+        cells = [
+            "" if c is None else str(c)
+            for row in book["台账"].iter_rows(values_only=True)
+            for c in row
+        ]
+    finally:
+        book.close()
+    assert first in cells
+    assert "县教育局" in cells
+    assert not any(secret in cell for cell in cells for secret in ("王某某", "红包", "回扣"))
+    assert [e.detail["format"] for e in await events(demo_runtime, "ledger.exported")] == [
+        "csv",
+        "xlsx",
+    ]
+
+
+async def test_fingerprint_is_stable_and_escrow_must_match(demo_runtime: Runtime) -> None:
+    secrets = demo_runtime.secrets
+    fingerprint = key_file_fingerprint(secrets)
+    assert fingerprint == key_file_fingerprint(secrets.with_new_cookie_key())
+    assert len(fingerprint.split()) == 8
+    assert secrets.pepper.hex()[:8].upper() not in fingerprint.replace(" ", "")
+    stranger = generate_escrow_key().armoured_private
+    with pytest.raises(InvalidInput) as caught:
+        read_escrow_key(stranger, secrets)
+    assert caught.value.code == "wrong_escrow_key"
+    with pytest.raises(InvalidInput):
+        read_escrow_key(
+            armour_escrow_key(KeyPair.generate()).replace("Checksum: ", "Checksum: 0"), secrets
+        )
