@@ -60,7 +60,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         owned = runtime is None
         app.state.runtime = Runtime.open(settings) if runtime is None else runtime
-        app.state.channel = WebChannel(app.state.runtime)
+        app.state.settings = settings
+        app.state.channel = WebChannel(app.state.runtime, settings)
         app.state.csrf = CsrfTokens(app.state.runtime.secrets.cookie_keys)
         try:
             yield

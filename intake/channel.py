@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, cast
 
 from core.runtime import Runtime
+from core.settings import Settings
 from crypto import ReceiptKeys
 from intake.forms import (
     FORM_FIELDS,
@@ -32,8 +33,7 @@ FormCheck = Callable[[Mapping[str, str]], None]
 
 
 class WebChannel:
-    def __init__(self, runtime: Runtime) -> None:
-        settings = runtime.settings
+    def __init__(self, runtime: Runtime, settings: Settings) -> None:
         self.pipeline = IntakePipeline(runtime)
         self.limiter = RateLimiter(
             Limits(

@@ -40,7 +40,7 @@ environment = Environment(
 
 
 def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
-    settings = request.app.state.runtime.settings
+    settings = request.app.state.settings
     page = environment.get_template(name).render(
         onion_address=settings.onion_address,
         max_attachments=settings.max_attachments,
