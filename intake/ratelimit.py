@@ -35,6 +35,8 @@ class RateLimited(XunchaError):
 
 @dataclass(frozen=True)
 class Limits:
+    # Every report and every receipt check costs one receipt derivation; they share this budget
+    # (SPEC §3), so even a holder of a valid receipt cannot monopolise the KDF pool.
     submissions_per_hour: int
     failed_checks_per_hour: int
     failed_checks_per_minute: int  # across all clients
@@ -112,16 +114,18 @@ class RateLimiter:
     def take_submission(self, address: str) -> None:
         tag = self.submissions.tag(address)
         if self.submissions.count(tag) >= self.limits.submissions_per_hour:
-            raise RateLimited("提交过于频繁，请一小时后再试。")
+            raise RateLimited("提交或查询过于频繁，请一小时后再试。")
         self.submissions.add(tag, 1)
 
     def reserve_failed_check(self, address: str) -> FailedCheckReservation:
+        """Before a receipt check: refuse when over a budget, else count it as failed for now."""
         client = self.failed.tag(address)
         everyone = self.failed_global.tag(_GLOBAL)
         if self.failed_global.count(everyone) >= self.limits.failed_checks_per_minute:
             raise RateLimited("查询人数过多，请一分钟后再试。")
         if self.failed.count(client) >= self.limits.failed_checks_per_hour:
             raise RateLimited("查询码错误次数过多，请一小时后再试。")
+        self.take_submission(address)
         self.failed.add(client, 1)
         self.failed_global.add(everyone, 1)
         return FailedCheckReservation(self, client, everyone)

@@ -54,9 +54,9 @@ def test_addresses_are_never_held_only_rotating_tags() -> None:
 
 
 def test_failed_checks_are_reserved_before_the_kdf_and_refunded_when_right() -> None:
-    limiter = RateLimiter(LIMITS, Clock())
+    limiter = RateLimiter(replace(LIMITS, submissions_per_hour=100), Clock())
     for _ in range(10):
-        limiter.reserve_failed_check("198.51.100.1").refund()  # right receipts cost nothing
+        limiter.reserve_failed_check("198.51.100.1").refund()  # right receipts never fail
     held = [limiter.reserve_failed_check("198.51.100.1") for _ in range(3)]
     with pytest.raises(RateLimited):
         limiter.reserve_failed_check("198.51.100.1")
@@ -65,6 +65,16 @@ def test_failed_checks_are_reserved_before_the_kdf_and_refunded_when_right() -> 
         reservation.refund()  # settled once: a later refund changes nothing
     with pytest.raises(RateLimited):
         limiter.reserve_failed_check("198.51.100.1")
+
+
+def test_every_check_spends_the_shared_kdf_budget() -> None:
+    limiter = RateLimiter(LIMITS, Clock())
+    limiter.take_submission("198.51.100.1")
+    limiter.reserve_failed_check("198.51.100.1").refund()  # a right receipt: no failure, one KDF
+    with pytest.raises(RateLimited):
+        limiter.reserve_failed_check("198.51.100.1")
+    with pytest.raises(RateLimited):
+        limiter.take_submission("198.51.100.1")
 
 
 def test_global_throttle_stops_a_distributed_guesser() -> None:
@@ -103,7 +113,7 @@ async def test_app_answers_429_when_a_client_keeps_guessing(
     app: Starlette, demo_runtime: Runtime
 ) -> None:
     channel = app.state.channel
-    channel.limiter.limits = replace(LIMITS, failed_checks_per_hour=2)
+    channel.limiter.limits = replace(LIMITS, submissions_per_hour=4, failed_checks_per_hour=2)
     transport = httpx.ASGITransport(app=app, client=("198.51.100.9", 1234))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         for _ in range(2):
@@ -112,7 +122,7 @@ async def test_app_answers_429_when_a_client_keeps_guessing(
         blocked = await http.post("/api/v1/receipts/status", json={"receipt": "9" * 20})
         assert blocked.status_code == 429
         assert blocked.json()["error"]["code"] == "rate_limited"
-        for _ in range(2):
+        for _ in range(2):  # the two misses spent two of the four KDF uses of this hour
             assert (
                 await http.post("/api/v1/reports", json={"text": "反映问题"})
             ).status_code == 201
