@@ -56,7 +56,7 @@ BUSY = b"421 4.3.2 Too many connections, please try again later\r\n"
 class _AnonymousSession(Session):
     """A session that refuses to hold the peer address aiosmtpd hands it."""
 
-    @property  # type: ignore[override]
+    @property
     def peer(self) -> None:
         return None
 

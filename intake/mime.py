@@ -145,8 +145,7 @@ def _walk(part: Message, depth: int, out: _Collector) -> None:
     if content_type == "message/rfc822" and part.is_multipart():
         _walk_forwarded(part, depth, out)
     elif part.is_multipart():
-        children = part.get_payload()
-        assert isinstance(children, list)  # noqa: S101 — is_multipart() guarantees a list
+        children = [child for child in part.get_payload() if isinstance(child, Message)]
         if content_type == "multipart/alternative":
             children = [_preferred_alternative(children)] if children else []
         for child in children:
