@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from admin import cli_admin, notify_cli
 from core.errors import XunchaError
 from core.settings import Bind, Settings
 
@@ -28,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     init = commands.add_parser("init", help="create or migrate the schema and keys")
     init.add_argument("--demo", action="store_true", help="load the demo county (示范县)")
+    cli_admin.add_init_arguments(init)
 
     serve = commands.add_parser("serve", help="serve both apps, the mailbox and the worker")
     serve.add_argument("--demo", action="store_true", help="init with the demo county first")
@@ -39,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     audit_commands.add_parser(
         "verify", help="check the hash chain; exit 1 naming the first bad event"
     )
+    cli_admin.register(commands)
+    notify_cli.add_parser(commands)
     return parser
 
 
@@ -53,11 +57,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return classify_stream(sys.stdin, sys.stdout)
         settings = Settings.from_env()
         if args.command == "init":
-            return asyncio.run(_init(settings, demo=args.demo))
+            return asyncio.run(_init(settings, demo=args.demo, args=args))
+        if args.command in cli_admin.SECTIONS:
+            return asyncio.run(cli_admin.dispatch(settings, args))
         if args.command == "serve":
             return asyncio.run(_serve(settings, demo=args.demo))
         if args.command == "audit":
             return asyncio.run(_audit_verify(settings))
+        if args.command == "notify":
+            return asyncio.run(notify_cli.run(settings, args))
     except XunchaError as exc:
         print(f"xuncha: {exc.message}", file=sys.stderr)
         return 2
@@ -74,24 +82,45 @@ def _with_demo_mailbox(settings: Settings) -> Settings:
     )
 
 
-async def _init(settings: Settings, *, demo: bool) -> int:
+async def _init(settings: Settings, *, demo: bool, args: argparse.Namespace | None = None) -> int:
     from core.bootstrap import initialise
 
-    report = await initialise(settings, demo=demo)
+    custody_text = _custody_text(settings)
+    report = await initialise(
+        settings,
+        demo=demo,
+        first_admin=cli_admin.first_admin_from(args),
+        escrow_armour_on_disk=custody_text,
+    )
     if report.key_file_created:
         print(f"created key file {settings.key_file} (mode 0600)")
     if report.escrow_armour is not None:
         custody = _write_custody_file(settings.data_dir / ESCROW_CUSTODY_FILE, report.escrow_armour)
         print(
-            f"escrow private key written to {custody}: print it for offline custody, "
-            "then delete the file (docs/key-ceremony.md)"
+            f"escrow private key written to {custody}: print it for offline custody with "
+            "`xuncha keys escrow-export`, which then deletes the file (docs/key-ceremony.md)"
         )
     print("schema migrated" if report.migrated else "schema up to date")
     if demo:
         print("demo county loaded" if report.demo_loaded else "demo county already present")
         if report.demo_password is not None:
             print(f"demo password (shown once): {report.demo_password}")
+    else:
+        # Interactive only for `xuncha init` itself, never for `serve`.
+        await cli_admin.after_init(
+            settings,
+            report,
+            interactive=args is not None,
+            custody=custody_text or report.escrow_armour,
+        )
     return 0
+
+
+def _custody_text(settings: Settings) -> str | None:
+    try:
+        return (settings.data_dir / ESCROW_CUSTODY_FILE).read_text(encoding="utf-8")
+    except OSError:
+        return None
 
 
 def _write_custody_file(path: Path, armour: str) -> Path:

@@ -256,12 +256,15 @@ class NotificationWorker:
             )
 
 
-def notification_services(runtime: Runtime, stop: asyncio.Event) -> list[Awaitable[None]]:
+def notification_services(
+    runtime: Runtime, stop: asyncio.Event, announce: Callable[[str], None] = log.info
+) -> list[Awaitable[None]]:
     """For `admin.serve.run`: the worker, or nothing when no SMTP relay is configured."""
     settings = runtime.settings
     if settings.smtp_url is None:
-        log.info("XUNCHA_SMTP_URL is unset: notifications stay in the outbox")
+        announce("notify  off (XUNCHA_SMTP_URL unset: notifications stay in the outbox)")
         return []
     mailer = Mailer(SmtpConfig.from_url(settings.smtp_url))
+    announce(f"notify  {mailer.config.security.value}://{mailer.config.address}")
     worker = NotificationWorker(runtime, mailer, WorkerConfig.from_settings(settings))
     return [worker.run(stop)]

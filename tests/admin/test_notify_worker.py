@@ -66,7 +66,7 @@ async def _statuses(runtime: Runtime, kind: OutboxKind) -> dict[str, int]:
             .where(OutboxItem.kind == kind.value)
             .group_by(OutboxItem.status)
         )
-        return dict(rows)
+        return dict(rows.all())
 
 
 async def _member_count(runtime: Runtime, body: str) -> int:
