@@ -12,9 +12,10 @@ The path of a notification, each step one transaction (exactly once):
    that causes it (intake pipeline, staff console) — fans out to one
    ``notify_user`` per member who can receive mail (active, with an address,
    not recused from the case when the payload names one).
-2. ``notify_user`` rows wait for the batch window (``XUNCHA_NOTIFY_BATCH_SECONDS``
-   after the event); then all of a user's waiting rows become one ``send_mail``,
-   so several events in the window make one mail and mail timing says little.
+2. ``notify_user`` {"user_id", "reason"} rows wait for the batch window
+   (``XUNCHA_NOTIFY_BATCH_SECONDS`` after the oldest one's event); then all of
+   a user's waiting rows become one ``send_mail``, so several events in the
+   window make one mail and mail timing says little.
 3. ``send_mail`` rows are claimed and sent by `admin.worker` (the only step
    with a side effect outside the database).
 
@@ -131,9 +132,7 @@ async def recipients_of_body(
     return [u for u in user_ids if u not in recused]
 
 
-async def fan_out(
-    session: AsyncSession, now: datetime, batch_window: timedelta, *, limit: int = 100
-) -> int:
+async def fan_out(session: AsyncSession, now: datetime, *, limit: int = 100) -> int:
     """Turn due body events into per-user notices; returns how many notices were written."""
     written = 0
     for event in await take_due(session, OutboxKind.NOTIFY_BODY, now, limit=limit):
@@ -152,8 +151,7 @@ async def fan_out(
                 OutboxKind.NOTIFY_USER,
                 f"notice:{event.id}:{user_id}",
                 {"user_id": user_id, "reason": payload.get("reason")},
-                at=event_at,
-                not_before=event_at + batch_window,
+                at=event_at,  # the batch window runs from the event, not from this tick
             )
             written += notice is not None
         finish(event, now, OutboxStatus.DONE if members else OutboxStatus.SKIPPED)
@@ -163,16 +161,20 @@ async def fan_out(
 # --- 2. batching ------------------------------------------------------------------------
 
 
-async def batch_notices(session: AsyncSession, now: datetime) -> int:
-    """One ``send_mail`` per user whose oldest waiting notice is due; returns mails written."""
+async def batch_notices(session: AsyncSession, now: datetime, window: timedelta) -> int:
+    """One ``send_mail`` per user whose oldest waiting notice is older than the window.
+
+    Returns how many mails were written. A ``notify_user`` row written directly
+    (by code that already knows the user) is batched the same way.
+    """
     by_user: dict[str, list[Any]] = defaultdict(list)
     for notice in await take_pending(session, OutboxKind.NOTIFY_USER, limit=NOTICE_SCAN_LIMIT):
         by_user[str(notice.payload.get("user_id"))].append(notice)
     mails = 0
     for user_id, notices in by_user.items():
-        if min(as_utc(n.next_attempt_at) for n in notices) > now:
-            continue  # still inside this user's window: more may join the batch
         oldest = min(notices, key=lambda n: (as_utc(n.created_at), n.id))
+        if as_utc(oldest.created_at) + window > now:
+            continue  # still inside this user's window: more may join the batch
         await enqueue(
             session,
             OutboxKind.SEND_MAIL,

@@ -106,9 +106,9 @@ class NotificationWorker:
     async def run_once(self) -> TickReport:
         report = TickReport()
         async with self.db.transaction() as session:
-            report.notices = await fan_out(session, self.clock(), self.config.batch_window)
+            report.notices = await fan_out(session, self.clock())
         async with self.db.transaction() as session:
-            report.batched = await batch_notices(session, self.clock())
+            report.batched = await batch_notices(session, self.clock(), self.config.batch_window)
         report.digests = await self._digest_if_due()
         await self.deliver_due(report)
         return report
