@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from admin.mailer import MailConnection, Mailer
 from admin.worker import NotificationWorker, WorkerConfig
@@ -328,3 +328,41 @@ async def test_the_worker_stops_promptly_mid_send(demo_runtime: Runtime) -> None
         stop.set()
         await asyncio.wait_for(running, timeout=2)
     assert len(sink.raw) == 1
+
+
+async def test_members_recused_from_the_case_are_not_told(demo_runtime: Runtime) -> None:
+    from core.models import Case, Recusal
+
+    await IntakePipeline(demo_runtime).submit(
+        NewReport(
+            channel=Channel.WEB,
+            text="县教育局基建股股长王某某收受工程老板红包两万元。",
+            accused=Accused(name="王某某", unit="县教育局", position="基建股股长"),
+        )
+    )
+    clock = _start()
+    async with demo_runtime.db.transaction() as session:
+        case = await session.scalar(select(Case))
+        group1 = await session.scalar(select(User).where(User.username == "group1"))
+        assert case is not None
+        assert group1 is not None
+        session.add(Recusal(user_id=group1.id, unit_id=case.unit_id, created_at=clock()))
+        await session.execute(delete(OutboxItem))  # only the two events below count here
+        payload = {"body_id": case.assignee_body_id, "reason": "transfer_approved"}
+        await enqueue(session, OutboxKind.NOTIFY_BODY, "no-case", payload, at=clock())
+        await enqueue(
+            session,
+            OutboxKind.NOTIFY_BODY,
+            "with-case",
+            {**payload, "case_id": case.id},
+            at=clock(),
+        )
+        # The same key again (a retried request) queues nothing more.
+        assert await enqueue(session, OutboxKind.NOTIFY_BODY, "with-case", payload) is None
+    sink = MailSink()
+    with smtp_server(sink) as port:
+        await drain(make_worker(demo_runtime, port, clock), clock)
+    # The event without a case reaches group1; the one naming the case he is recused from
+    # reaches no one (he is 第一巡察组's only member).
+    assert [announced_count(m) for m in sink.messages] == [1]
+    assert await _statuses(demo_runtime, OutboxKind.NOTIFY_BODY) == {"done": 1, "skipped": 1}
