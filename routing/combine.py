@@ -26,6 +26,12 @@ LEARNING_RATE = 0.5
 L2 = 0.002
 
 
+def _log_probability(p: float) -> float:
+    # Log-probabilities let the linear stacker rescale the model's confidence; clipped and
+    # scaled so that every input stays within a few units.
+    return max(math.log(p), -10.0) / 5.0 if p > 0 else -2.0
+
+
 def evidence_vector(
     reading: Reading,
     model_heads: dict[str, list[float]],
@@ -35,9 +41,9 @@ def evidence_vector(
 ) -> list[float]:
     """The stacker's inputs, in a fixed order (see :data:`EVIDENCE_NAMES`)."""
     vector = [math.log1p(reading.disciplines.get(d, 0.0)) for d in DISCIPLINES]
-    vector += model_heads["primary"]
+    vector += map(_log_probability, model_heads["primary"])
     vector += [math.log1p(reading.problem_types.get(p, 0.0)) for p in PROBLEM_TYPES]
-    vector += model_heads["problem_type"]
+    vector += map(_log_probability, model_heads["problem_type"])
     vector += [
         math.log1p(reading.misconduct),
         1.0 if official else 0.0,
