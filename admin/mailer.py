@@ -184,10 +184,17 @@ class MailConnection:
             await self._client.send_message(message)
         except _TRANSPORT_ERRORS as exc:
             raise classify(exc, self._config) from None
+        except ValueError:
+            # aiosmtplib refuses an address it cannot put on an SMTP command line safely.
+            raise DeliveryFailure(
+                Stage.RECIPIENT, f"not a deliverable address: {message['To']!r}", permanent=True
+            ) from None
 
 
 class Mailer:
     """Opens connections to the configured relay."""
+
+    connection_type: type[MailConnection] = MailConnection
 
     def __init__(self, config: SmtpConfig) -> None:
         self.config = config
@@ -211,7 +218,7 @@ class Mailer:
         except _TRANSPORT_ERRORS as exc:
             raise classify(exc, config) from None
         try:
-            yield MailConnection(client, config)
+            yield self.connection_type(client, config)
         except BaseException:
             client.close()  # failed or cancelled: drop the line, say nothing more to the relay
             raise

@@ -23,7 +23,7 @@ from email.message import EmailMessage
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from admin.mailer import DeliveryFailure, Mailer, SmtpConfig
+from admin.mailer import DeliveryFailure, Mailer, SmtpConfig, Stage
 from admin.notify import MailTemplate, batch_notices, compose_mail, fan_out, write_digest
 from core.county import COUNTY_TIMEZONE
 from core.models import User
@@ -173,15 +173,25 @@ class NotificationWorker:
                 await self._failed(claimed, failure, report)
 
     def _compose(self, claimed: Claim, address: str) -> EmailMessage:
-        return compose_mail(
-            MailTemplate(str(claimed.payload.get("template", MailTemplate.NOTICE.value))),
-            count=int(claimed.payload.get("count", 1)),
-            recipient=address,
-            sender=self.config.sender,
-            staff_url=self.config.staff_url,
-            idempotency_key=claimed.idempotency_key,
-            sent_at=self.clock(),
-        )
+        """The mail for a claim; a row or an address that cannot make one fails for good.
+
+        Without this, one bad row would end every tick with an exception, stay
+        claimed, and come back forever instead of showing up as failed.
+        """
+        try:
+            return compose_mail(
+                MailTemplate(str(claimed.payload.get("template", MailTemplate.NOTICE.value))),
+                count=int(claimed.payload.get("count", 1)),
+                recipient=address,
+                sender=self.config.sender,
+                staff_url=self.config.staff_url,
+                idempotency_key=claimed.idempotency_key,
+                sent_at=self.clock(),
+            )
+        except (ValueError, TypeError) as exc:
+            raise DeliveryFailure(
+                Stage.RECIPIENT, f"cannot write this mail ({type(exc).__name__})", permanent=True
+            ) from None
 
     async def _addresses(self, user_ids: set[str]) -> dict[str, str]:
         """Checked again at send time: a user disabled since the event gets nothing."""

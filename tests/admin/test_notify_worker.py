@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 
 import pytest
 from sqlalchemy import delete, func, select, update
@@ -243,34 +244,20 @@ async def test_a_disabled_user_gets_nothing(demo_runtime: Runtime) -> None:
     assert sink.raw == []
 
 
-class PausingMailer(Mailer):
+def pausing(inner: Mailer) -> tuple[Mailer, asyncio.Event]:
     """The real mailer, but the worker hangs right after the relay accepted a mail."""
+    sent = asyncio.Event()
 
-    def __init__(self, inner: Mailer) -> None:
-        super().__init__(inner.config)
-        self.sent = asyncio.Event()
+    class PausingConnection(MailConnection):
+        async def send(self, message: EmailMessage) -> None:
+            await super().send(message)
+            sent.set()
+            await asyncio.Event().wait()  # killed here: sent, not yet marked
 
-    def connect(self):  # type: ignore[no-untyped-def]
-        mailer = self
+    class PausingMailer(Mailer):
+        connection_type = PausingConnection
 
-        class Pausing(MailConnection):
-            async def send(self, message):  # type: ignore[no-untyped-def]
-                await super().send(message)
-                mailer.sent.set()
-                await asyncio.Event().wait()  # killed here: sent, not yet marked
-
-        original = super().connect()
-
-        class Wrapper:
-            async def __aenter__(self) -> MailConnection:
-                connection = await original.__aenter__()
-                connection.__class__ = Pausing
-                return connection
-
-            async def __aexit__(self, *exc: object) -> None:
-                await original.__aexit__(*exc)
-
-        return Wrapper()
+    return PausingMailer(inner.config), sent
 
 
 async def test_a_crash_between_send_and_mark_gives_one_duplicate(demo_runtime: Runtime) -> None:
@@ -278,10 +265,10 @@ async def test_a_crash_between_send_and_mark_gives_one_duplicate(demo_runtime: R
     await _notify(demo_runtime, clock, GROUP1, "crash")
     with smtp_server(sink) as port:
         real = make_worker(demo_runtime, port, clock)
-        pausing = PausingMailer(real.mailer)
-        doomed = NotificationWorker(demo_runtime, pausing, real.config, clock=clock)
+        mailer, sent = pausing(real.mailer)
+        doomed = NotificationWorker(demo_runtime, mailer, real.config, clock=clock)
         task = asyncio.ensure_future(doomed.run_once())
-        await asyncio.wait_for(pausing.sent.wait(), timeout=10)
+        await asyncio.wait_for(sent.wait(), timeout=10)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -314,17 +301,17 @@ async def test_the_worker_stops_promptly_mid_send(demo_runtime: Runtime) -> None
     await _notify(demo_runtime, clock, GROUP1, "stop")
     with smtp_server(sink) as port:
         real = make_worker(demo_runtime, port, clock)
-        pausing = PausingMailer(real.mailer)
+        mailer, sent = pausing(real.mailer)
         config = WorkerConfig(
             staff_url=STAFF_URL,
             sender=SENDER,
             batch_window=timedelta(0),
             stop_grace_seconds=0.5,
         )
-        worker = NotificationWorker(demo_runtime, pausing, config, clock=clock)
+        worker = NotificationWorker(demo_runtime, mailer, config, clock=clock)
         stop = asyncio.Event()
         running = asyncio.ensure_future(worker.run(stop))
-        await asyncio.wait_for(pausing.sent.wait(), timeout=10)
+        await asyncio.wait_for(sent.wait(), timeout=10)
         stop.set()
         await asyncio.wait_for(running, timeout=2)
     assert len(sink.raw) == 1
@@ -366,3 +353,22 @@ async def test_members_recused_from_the_case_are_not_told(demo_runtime: Runtime)
     # reaches no one (he is 第一巡察组's only member).
     assert [announced_count(m) for m in sink.messages] == [1]
     assert await _statuses(demo_runtime, OutboxKind.NOTIFY_BODY) == {"done": 1, "skipped": 1}
+
+
+async def test_an_undeliverable_address_fails_alone(demo_runtime: Runtime) -> None:
+    sink, clock = MailSink(), _start()
+    async with demo_runtime.db.transaction() as session:
+        await session.execute(
+            update(User).where(User.username == "group2").values(email="group2@xuncha\r\nBcc: x")
+        )
+    await _notify(demo_runtime, clock, GROUP2, "bad-address")
+    await _notify(demo_runtime, clock, GROUP1, "good-address")
+    with smtp_server(sink) as port:
+        total = await drain(make_worker(demo_runtime, port, clock), clock)
+    assert (total.sent, total.failed) == (1, 1)
+    assert list(sink.by_recipient()) == ["group1@xuncha.local"]
+    async with demo_runtime.db.reading() as session:
+        (failed,) = await failed_notifications(session)
+    assert failed.username == "group2"
+    assert failed.last_error is not None
+    assert failed.last_error.startswith("recipient:")
