@@ -8,7 +8,7 @@ from starlette.responses import JSONResponse, Response
 from core.cases import REPORTER_LABELS
 from core.web import read_json
 from intake.channel import WebChannel
-from intake.requests import client_address, media_type, survive_disconnect
+from intake.requests import client_address, media_type, refuse_cross_site, survive_disconnect
 
 
 def _channel(request: Request) -> WebChannel:
@@ -18,6 +18,7 @@ def _channel(request: Request) -> WebChannel:
 
 @survive_disconnect
 async def create_report(request: Request) -> Response:
+    refuse_cross_site(request)
     channel = _channel(request)
     address = client_address(request)
     if media_type(request) == "multipart/form-data":
@@ -31,6 +32,7 @@ async def create_report(request: Request) -> Response:
 
 @survive_disconnect
 async def receipt_status(request: Request) -> Response:
+    refuse_cross_site(request)
     view = await _channel(request).status_json(client_address(request), await read_json(request))
     return JSONResponse(
         {
@@ -47,5 +49,6 @@ async def receipt_status(request: Request) -> Response:
 
 @survive_disconnect
 async def receipt_message(request: Request) -> Response:
+    refuse_cross_site(request)
     await _channel(request).add_message_json(client_address(request), await read_json(request))
     return JSONResponse({"status": "received"}, status_code=201)

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from core.cases import REPORTER_LABELS, MessageKind
-from core.errors import Forbidden, XunchaError
+from core.errors import XunchaError
 from core.models import Unit
 from core.runtime import Runtime
 from crypto import ReceiptFormatError, format_receipt
@@ -26,7 +26,13 @@ from intake.channel import WebChannel
 from intake.csrf import CsrfTokens
 from intake.forms import DISCIPLINE_CHOICES
 from intake.pipeline import MAX_TEXT, ReporterView
-from intake.requests import client_address, media_type, read_urlencoded, survive_disconnect
+from intake.requests import (
+    client_address,
+    media_type,
+    read_urlencoded,
+    refuse_cross_site,
+    survive_disconnect,
+)
 
 TEMPLATES = Path(__file__).parent / "templates"
 CSRF_FIELD = "csrf_token"
@@ -54,12 +60,6 @@ def render(request: Request, name: str, status: int = 200, **context: Any) -> HT
 
 def _parts(request: Request) -> tuple[WebChannel, CsrfTokens]:
     return request.app.state.channel, request.app.state.csrf
-
-
-def _refuse_cross_site(request: Request) -> None:
-    # Browsers that send Fetch Metadata tell us when another site made them post here.
-    if request.headers.get("sec-fetch-site") == "cross-site":
-        raise Forbidden("不接受来自其他网站的提交。", code="cross_site")
 
 
 def _csrf_check(tokens: CsrfTokens, purpose: str) -> Callable[[Mapping[str, str]], None]:
@@ -110,7 +110,7 @@ async def report_submit(request: Request) -> Response:
     channel, tokens = _parts(request)
     seen: dict[str, str] = {}  # to give the reporter their text back if something fails
     try:
-        _refuse_cross_site(request)
+        refuse_cross_site(request)
         if media_type(request) != "multipart/form-data":
             raise XunchaError("表单格式不正确。", code="unsupported_media_type", status=415)
         receipt = await channel.submit_multipart(
@@ -171,7 +171,7 @@ def _status_page(
 async def status_submit(request: Request) -> Response:
     channel, tokens = _parts(request)
     try:
-        _refuse_cross_site(request)
+        refuse_cross_site(request)
         fields = await read_urlencoded(request, frozenset({CSRF_FIELD, "receipt"}))
         tokens.check("status", fields.get(CSRF_FIELD))
         receipt = fields.get("receipt", "")
@@ -186,7 +186,7 @@ async def message_submit(request: Request) -> Response:
     channel, tokens = _parts(request)
     seen: dict[str, str] = {}
     try:
-        _refuse_cross_site(request)
+        refuse_cross_site(request)
         if media_type(request) != "multipart/form-data":
             raise XunchaError("表单格式不正确。", code="unsupported_media_type", status=415)
         await channel.add_message_multipart(

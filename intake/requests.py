@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from core.errors import InvalidInput
+from core.errors import Forbidden, InvalidInput
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 MAX_URLENCODED = 64 * 1024
@@ -25,6 +25,16 @@ def client_address(request: Request) -> str:
 
 def media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def refuse_cross_site(request: Request) -> None:
+    """Browsers that send Fetch Metadata say when another site made them post here.
+
+    API clients (scripts, apps) send no such header and are unaffected; a page elsewhere
+    cannot use its visitors' browsers to post reports or guess receipts.
+    """
+    if request.headers.get("sec-fetch-site") == "cross-site":
+        raise Forbidden("不接受来自其他网站的提交。", code="cross_site")
 
 
 def survive_disconnect(endpoint: Endpoint) -> Endpoint:

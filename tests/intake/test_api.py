@@ -153,6 +153,24 @@ async def test_message_with_the_reporters_own_receipt_is_refused(
     assert await _count(demo_runtime, Message) == 0
 
 
+async def test_browsers_posting_from_another_site_are_refused(
+    client: httpx.AsyncClient, demo_runtime: Runtime
+) -> None:
+    for path, body in [
+        ("/api/v1/reports", REPORT),
+        ("/api/v1/receipts/status", {"receipt": "1" * 20}),
+        ("/api/v1/receipts/messages", {"receipt": "1" * 20, "text": "x"}),
+    ]:
+        response = await client.post(path, json=body, headers={"sec-fetch-site": "cross-site"})
+        assert response.status_code == 403
+        assert response.json()["error"]["code"] == "cross_site"
+    same = await client.post(
+        "/api/v1/reports", json=REPORT, headers={"sec-fetch-site": "same-origin"}
+    )
+    assert same.status_code == 201
+    assert await _count(demo_runtime, Case) == 1
+
+
 async def test_unknown_routes_and_methods_answer_in_json(client: httpx.AsyncClient) -> None:
     missing = await client.get("/api/v1/nothing")
     assert missing.status_code == 404

@@ -142,6 +142,13 @@ async def test_message_errors_explain_and_offer_the_way_back(
     )
     no_receipt = await client.post("/status/messages", content=body, headers=headers)
     assert no_receipt.status_code == 422
+    report_token = csrf_token((await client.get("/report")).text)
+    body, headers = multipart(
+        {"csrf_token": report_token, "receipt": receipt, "text": "补充"},
+        [("a.txt", b"x", "text/plain")],
+    )
+    wrong_form = await client.post("/status/messages", content=body, headers=headers)
+    assert wrong_form.status_code == 403  # the report form's token does not open this one
     async with demo_runtime.db.reading() as session:
         assert await session.scalar(select(Message)) is None
 
