@@ -30,7 +30,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session, syntax
 from core.cases import Channel, NewReport
 from core.errors import ConfigError, InvalidInput
 from core.runtime import Runtime
-from core.settings import Settings
+from core.settings import Bind, Settings
 from intake.mail_receipt import ReceiptReplier
 from intake.mime import MalformedMail, read_mail
 from intake.pipeline import Draft, IntakePipeline
@@ -198,16 +198,9 @@ class MailboxListener:
 
     def __init__(self, runtime: Runtime, settings: Settings | None = None) -> None:
         settings = settings or runtime.settings
-        if settings.mailbox_bind is None:
-            raise ConfigError("XUNCHA_MAILBOX_BIND", "not set")
-        if not settings.mailbox_addresses:
-            raise ConfigError(
-                "XUNCHA_MAILBOX_ADDRESSES", "set the accepted addresses when the mailbox is on"
-            )
-        self.bind = settings.mailbox_bind
+        self.bind, self.tls_context = check_mailbox_settings(settings)
         self.settings = settings
         self.handler = MailboxHandler(runtime, self, settings)
-        self.tls_context = tls_context(settings)
         self.sessions: set[IntakeSMTP] = set()
         self.stopping = False
         self._busy = 0
@@ -284,6 +277,17 @@ class _BusyScope:
         self.listener._busy -= 1
         if self.listener._busy == 0:
             self.listener._idle.set()
+
+
+def check_mailbox_settings(settings: Settings) -> tuple[Bind, ssl.SSLContext | None]:
+    """The bind and the STARTTLS context, or ConfigError naming what to fix."""
+    if settings.mailbox_bind is None:
+        raise ConfigError("XUNCHA_MAILBOX_BIND", "not set")
+    if not settings.mailbox_addresses:
+        raise ConfigError(
+            "XUNCHA_MAILBOX_ADDRESSES", "set the accepted addresses when the mailbox is on"
+        )
+    return settings.mailbox_bind, tls_context(settings)
 
 
 def tls_context(settings: Settings) -> ssl.SSLContext | None:

@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 from core.models import Attachment, BlobChunk, Case, CaseField, Event, OutboxItem
 from core.runtime import Runtime
 from core.settings import Bind, Settings
-from intake.mailbox import MailboxListener
+from intake.mailbox import MAX_SESSIONS, MailboxListener
 from tests.conftest import BACKENDS, make_settings
 from tests.intake.sealed_case_reader import open_all_cases
 
@@ -343,4 +343,27 @@ async def test_starttls_is_offered_with_a_certificate(
         await asyncio.to_thread(over_tls)
     finally:
         await listener.stop()
+    assert await count(demo_runtime, Case) == 1
+
+
+async def test_connections_beyond_the_session_limit_are_told_to_retry(
+    demo_runtime: Runtime, listener: MailboxListener
+) -> None:
+    # Each session may hold a whole mail in memory, so their number is bounded.
+    writers = []
+    try:
+        for _ in range(MAX_SESSIONS):
+            reader, writer = await asyncio.open_connection("127.0.0.1", listener.port)
+            writers.append(writer)
+            assert (await reader.readline()).startswith(b"220")
+        reader, writer = await asyncio.open_connection("127.0.0.1", listener.port)
+        writers.append(writer)
+        assert (await reader.readline()).startswith(b"421 4.3.2")
+        assert await reader.read() == b""
+    finally:
+        for writer in writers:
+            writer.close()
+            await writer.wait_closed()
+    await asyncio.sleep(0.05)
+    await send(listener.port, gbk_mail())  # capacity is back once they are gone
     assert await count(demo_runtime, Case) == 1
