@@ -8,7 +8,7 @@ from starlette.responses import JSONResponse, Response
 from core.cases import REPORTER_LABELS
 from core.web import read_json
 from intake.channel import WebChannel
-from intake.requests import client_address, media_type, refuse_cross_site, survive_disconnect
+from intake.requests import client_address, media_type, reads_body, refuse_cross_site
 
 
 def _channel(request: Request) -> WebChannel:
@@ -16,7 +16,7 @@ def _channel(request: Request) -> WebChannel:
     return channel
 
 
-@survive_disconnect
+@reads_body
 async def create_report(request: Request) -> Response:
     refuse_cross_site(request)
     channel = _channel(request)
@@ -30,7 +30,7 @@ async def create_report(request: Request) -> Response:
     return JSONResponse({"receipt": receipt}, status_code=201)
 
 
-@survive_disconnect
+@reads_body
 async def receipt_status(request: Request) -> Response:
     refuse_cross_site(request)
     view = await _channel(request).status_json(client_address(request), await read_json(request))
@@ -47,7 +47,7 @@ async def receipt_status(request: Request) -> Response:
     )
 
 
-@survive_disconnect
+@reads_body
 async def receipt_message(request: Request) -> Response:
     refuse_cross_site(request)
     await _channel(request).add_message_json(client_address(request), await read_json(request))

@@ -30,8 +30,8 @@ from intake.requests import (
     client_address,
     media_type,
     read_urlencoded,
+    reads_body,
     refuse_cross_site,
-    survive_disconnect,
 )
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -105,7 +105,7 @@ async def report_form(request: Request) -> Response:
     return await report_page(request)
 
 
-@survive_disconnect
+@reads_body
 async def report_submit(request: Request) -> Response:
     channel, tokens = _parts(request)
     seen: dict[str, str] = {}  # to give the reporter their text back if something fails
@@ -167,7 +167,7 @@ def _status_page(
     )
 
 
-@survive_disconnect
+@reads_body
 async def status_submit(request: Request) -> Response:
     channel, tokens = _parts(request)
     try:
@@ -181,7 +181,7 @@ async def status_submit(request: Request) -> Response:
     return _status_page(request, receipt, view)
 
 
-@survive_disconnect
+@reads_body
 async def message_submit(request: Request) -> Response:
     channel, tokens = _parts(request)
     seen: dict[str, str] = {}

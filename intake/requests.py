@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from core.errors import Forbidden, InvalidInput
+from core.errors import Forbidden, InvalidInput, XunchaError
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 MAX_URLENCODED = 64 * 1024
@@ -37,15 +37,44 @@ def refuse_cross_site(request: Request) -> None:
         raise Forbidden("不接受来自其他网站的提交。", code="cross_site")
 
 
-def survive_disconnect(endpoint: Endpoint) -> Endpoint:
-    """A client gone mid-upload: nothing was stored, nobody is listening; no error, no log."""
+async def discard_rest(request: Request) -> None:
+    """Read and drop what is left of a refused body, so the client hears why it was refused.
+
+    A client still sending when the server answers and closes sees a reset, not the 413
+    or 422 it should read. Draining is bounded: past one attachment's worth the connection
+    is closed anyway.
+    """
+    limit = request.app.state.settings.max_attachment_bytes + 1024 * 1024
+    drained = 0
+    try:
+        async for chunk in request.stream():
+            drained += len(chunk)
+            if drained > limit:
+                return
+    except ClientDisconnect:
+        return
+    except RuntimeError:  # Starlette: the body was already read to its end
+        return
+
+
+def reads_body(endpoint: Endpoint) -> Endpoint:
+    """For endpoints that read a body: drain it after a refusal; survive a client gone away.
+
+    A client gone mid-upload: nothing was stored and nobody is listening; no error, no log.
+    """
 
     @functools.wraps(endpoint)
     async def wrapped(request: Request) -> Response:
         try:
-            return await endpoint(request)
+            response = await endpoint(request)
         except ClientDisconnect:
             return Response(status_code=400)
+        except XunchaError:
+            await discard_rest(request)
+            raise
+        if response.status_code >= 400:
+            await discard_rest(request)
+        return response
 
     return wrapped
 
