@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -72,6 +73,6 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
     return Starlette(
         routes=routes(),
         middleware=[Middleware(SecurityHeaders, onion_address=settings.onion_address)],
-        exception_handlers=EXCEPTION_HANDLERS,
+        exception_handlers={**EXCEPTION_HANDLERS, HTTPException: pages.page_error},
         lifespan=lifespan,
     )

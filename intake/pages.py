@@ -21,6 +21,7 @@ from core.cases import REPORTER_LABELS, MessageKind
 from core.errors import XunchaError
 from core.models import Unit
 from core.runtime import Runtime
+from core.web import http_error_handler
 from crypto import ReceiptFormatError, format_receipt
 from intake.channel import WebChannel
 from intake.csrf import CsrfTokens
@@ -79,6 +80,18 @@ def _formatted_or_none(receipt: str | None) -> str | None:
 async def _unit_names(runtime: Runtime) -> list[str]:
     async with runtime.db.reading() as session:
         return list(await session.scalars(select(Unit.name).order_by(Unit.name)))
+
+
+PAGE_ERRORS = {404: "页面不存在。", 405: "不支持该请求方式。"}
+
+
+async def page_error(request: Request, exc: Exception) -> Response:
+    """Browsers asking for a page that is not there get a page; API clients get JSON."""
+    status = getattr(exc, "status_code", 500)
+    wants_html = "text/html" in request.headers.get("accept", "")
+    if request.url.path.startswith("/api/") or not wants_html or status not in PAGE_ERRORS:
+        return await http_error_handler(request, exc)
+    return render(request, "error.html", status=status, message=PAGE_ERRORS[status])
 
 
 async def index(request: Request) -> Response:

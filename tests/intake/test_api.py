@@ -179,3 +179,8 @@ async def test_unknown_routes_and_methods_answer_in_json(client: httpx.AsyncClie
     assert wrong.status_code == 405
     assert wrong.json()["error"]["code"] == "method_not_allowed"
     assert (await client.get("/healthz")).status_code == 200
+    page = await client.get("/nothing", headers={"accept": "text/html,application/xhtml+xml"})
+    assert page.status_code == 404
+    assert "页面不存在" in page.text
+    api = await client.get("/api/v1/nothing", headers={"accept": "text/html"})
+    assert api.json()["error"]["code"] == "not_found"
