@@ -58,7 +58,7 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], seconds: float = 
 def serve_env(settings: Settings, fresh_database_url: str) -> dict[str, str]:
     mailbox = free_port()
     return {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if not k.startswith("XUNCHA_")},
         "XUNCHA_DATA_DIR": str(settings.data_dir),
         "XUNCHA_DATABASE_URL": fresh_database_url,
         "XUNCHA_PUBLIC_BIND": f"127.0.0.1:{free_port()}",
