@@ -1,4 +1,5 @@
-"""Administration pages of the staff console. So far: accepting an invitation (/invitation).
+"""Administration pages of the staff console: accepting an invitation (/invitation, public),
+and the administrators' pages under /admin (``admin_people``, ``admin_county``).
 
 The invitation page is public (the invitee has no account yet); the code travels only in the
 POST body, never in a URL, so it cannot end up in a log or a browser history. Accepting sets
@@ -13,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from admin import admin_county, admin_people
 from admin.password_policy import check_password
 from admin.web import Staff, form_text, public_endpoint, render, runtime_of
 from core.errors import XunchaError
@@ -69,4 +71,6 @@ async def invitation_submit(request: Request, _staff: Staff | None) -> Response:
 routes: list[BaseRoute] = [
     Route("/invitation", invitation_page, methods=["GET"]),
     Route("/invitation", invitation_submit, methods=["POST"]),
+    *admin_people.routes,
+    *admin_county.routes,
 ]

@@ -10,8 +10,8 @@ import pytest
 from core.county import Role
 from core.runtime import Runtime
 from core.staff_admin import invite_user
-from tests.admin.conftest import BASE_URL
-from tests.conftest import BACKENDS
+from tests.admin.conftest import BASE_URL, Login
+from tests.conftest import BACKENDS, DEMO_PASSWORD
 
 pytestmark = [
     pytest.mark.anyio,
@@ -67,3 +67,126 @@ async def test_invitation_page_refuses_weak_and_mismatched_passwords(
         headers={"origin": "https://evil.example"},
     )
     assert cross_site.status_code == 403
+
+
+async def _form(http: httpx.AsyncClient, path: str, **fields: str) -> httpx.Response:
+    data = {"csrf": http.headers["x-csrf-token"], **fields}
+    return await http.post(path, data=data, headers={"origin": BASE_URL})
+
+
+async def test_admin_pages_are_for_administrators_only(login: Login) -> None:
+    member = await login("group1")
+    for path in ("/admin/users", "/admin/units", "/admin/rounds", "/admin/recusals", "/admin/keys"):
+        assert (await member.get(path)).status_code == 403
+    assert (await _form(member, "/admin/ledger", format="csv")).status_code == 403
+    admin = await login("xcb")
+    page = await admin.get("/admin/users")
+    assert page.status_code == 200
+    assert "group1" in page.text
+    assert 'href="/admin/users"' in (await admin.get("/")).text
+
+
+async def test_invite_grant_and_disable_from_the_console(
+    demo_runtime: Runtime, login: Login
+) -> None:
+    admin = await login("xcb")
+    invited = await _form(
+        admin,
+        "/admin/users",
+        username="liuyang",
+        role="admin",
+        body="县委巡察办",
+        email="liuyang@xuncha.local",
+    )
+    assert invited.status_code == 200
+    assert "待授权" in invited.text
+    code = re.search(r'<p class="code">([^<]+)</p>', invited.text)
+    assert code is not None
+    assert len(code.group(1).strip()) >= 40
+    # xcb is a member of 县委巡察办 and holds its key in the session: grant it.
+    granted = await _form(admin, "/admin/grants", body="县委巡察办")
+    assert "liuyang" in granted.text
+    async with demo_runtime.db.reading() as session:
+        from core.body_keys import pending_grants
+
+        assert await pending_grants(session) == []
+    refused = await _form(admin, "/admin/grants", body="第一巡察组")
+    assert refused.status_code == 403
+    disabled = await _form(admin, "/admin/users/group2", action="disable")
+    assert disabled.status_code == 200
+    assert "已停用 group2" in disabled.text
+    login_again = await admin.post(
+        "/api/v1/session", json={"username": "group2", "password": DEMO_PASSWORD}
+    )
+    assert login_again.status_code == 401
+
+
+async def test_unit_upload_round_and_recusal_pages(demo_runtime: Runtime, login: Login) -> None:
+    admin = await login("xcb")
+    csrf = admin.headers["x-csrf-token"]
+    bad = "名称,类型,别名\n县审计局,县政府部门,\n县统计局,县直,\n".encode()
+    response = await admin.post(
+        "/admin/units",
+        data={"csrf": csrf},
+        files={"sheet": ("units.csv", bad, "text/csv")},
+        headers={"origin": BASE_URL},
+    )
+    assert response.status_code == 422
+    assert "第 3 行" in response.text
+    assert "县审计局" not in (await admin.get("/admin/units")).text
+    good = "名称,类型,别名\n县审计局,县政府部门,审计局\n".encode()
+    response = await admin.post(
+        "/admin/units",
+        data={"csrf": csrf},
+        files={"sheet": ("units.csv", good, "text/csv")},
+        headers={"origin": BASE_URL},
+    )
+    assert response.status_code == 200
+    assert "新增 1 个" in response.text
+
+    conflict = await _form(
+        admin,
+        "/admin/rounds",
+        name="审计专项",
+        kind="专项",
+        start="2027-01-04",
+        end="2027-02-26",
+        assignments="第一巡察组=县审计局\n第二巡察组=审计局",
+    )
+    assert conflict.status_code == 409
+    created = await _form(
+        admin,
+        "/admin/rounds",
+        name="审计专项",
+        kind="专项",
+        start="2027-01-04",
+        end="2027-02-26",
+        assignments="第一巡察组=县审计局",
+    )
+    assert created.status_code == 200
+    assert "审计专项" in created.text
+
+    recused = await _form(admin, "/admin/recusals", username="group1", unit="县审计局")
+    assert recused.status_code == 200
+    assert "单位：县审计局" in recused.text
+
+
+async def test_keys_page_rotation_and_ledger_download(demo_runtime: Runtime, login: Login) -> None:
+    from tests.admin.administration_support import submit
+
+    await submit(demo_runtime)
+    admin = await login("xcb")
+    page = await admin.get("/admin/keys")
+    assert page.status_code == 200
+    from core.body_keys import key_file_fingerprint
+
+    assert key_file_fingerprint(demo_runtime.secrets) in page.text
+    rotated = await _form(admin, "/admin/keys/rotate", body="第一巡察组")
+    assert "已为“第一巡察组”生成新密钥" in rotated.text
+    ledger = await _form(admin, "/admin/ledger", format="csv")
+    assert ledger.status_code == 200
+    assert "attachment" in ledger.headers["content-disposition"]
+    text = ledger.content.decode("utf-8-sig")
+    assert "县教育局" in text
+    assert "王某某" not in text
+    assert "红包" not in text

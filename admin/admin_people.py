@@ -1,0 +1,183 @@
+"""Console pages for administrators: users (invite, disable, reset 2FA, key grants) and 回避.
+
+Every page needs Rule.ADMINISTER. A failed action re-renders its page with the message; an
+invitation code is shown once, on the page that created it, and never put in a URL.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from admin.policy import Rule
+from admin.web import Staff, endpoint, form_text, render, runtime_of
+from core import body_keys, recusals, staff_admin
+from core.county import body_by_name
+from core.errors import XunchaError
+from core.models import Body, Membership, Recusal, Unit, User
+
+
+async def _users_context(request: Request, staff: Staff) -> dict[str, Any]:
+    async with runtime_of(request).db.reading() as session:
+        users = list(await session.scalars(select(User).order_by(User.username)))
+        bodies = list(await session.scalars(select(Body).order_by(Body.kind, Body.name)))
+        names = {b.id: b.name for b in bodies}
+        member_of: dict[str, list[str]] = defaultdict(list)
+        for user_id, body_id in await session.execute(
+            select(Membership.user_id, Membership.body_id)
+        ):
+            member_of[user_id].append(names[body_id])
+        pending = await body_keys.pending_grants(session)
+    mine = {b.name for b in staff.bodies}
+    return {
+        "users": users,
+        "bodies": bodies,
+        "member_of": member_of,
+        "pending": pending,
+        "grantable": sorted({p.body_name for p in pending} & mine),
+        "role_labels": {role.value: label for role, label in staff_admin.ROLE_LABELS.items()},
+    }
+
+
+async def _users_page(
+    request: Request, staff: Staff, *, status: int = 200, **extra: Any
+) -> Response:
+    context = await _users_context(request, staff)
+    return render(request, staff, "admin_users.html", status=status, **{**context, **extra})
+
+
+@endpoint(Rule.ADMINISTER)
+async def users_page(request: Request, staff: Staff) -> Response:
+    return await _users_page(request, staff)
+
+
+@endpoint(Rule.ADMINISTER)
+async def invite_submit(request: Request, staff: Staff) -> Response:
+    form = await request.form()
+    username = form_text(form, "username")
+    try:
+        async with runtime_of(request).db.transaction() as session:
+            invitation, granted = await staff_admin.invite_user(
+                session,
+                username,
+                staff_admin.parse_role(form_text(form, "role")),
+                email=form_text(form, "email"),
+                body_name=form_text(form, "body") or None,
+                actor_id=staff.user.id,
+            )
+    except XunchaError as exc:
+        return await _users_page(request, staff, status=exc.status, error=exc.message)
+    return await _users_page(request, staff, invitation=invitation, granted=granted)
+
+
+@endpoint(Rule.ADMINISTER)
+async def user_action(request: Request, staff: Staff) -> Response:
+    form = await request.form()
+    username = request.path_params["username"]
+    action = form_text(form, "action")
+    try:
+        async with runtime_of(request).db.transaction() as session:
+            if action == "disable":
+                await staff_admin.disable_user(session, username, actor_id=staff.user.id)
+                notice = f"已停用 {username}：所有会话已注销，审计记录保留。"
+            elif action == "reset-2fa":
+                await staff_admin.reset_second_factor(session, username, actor_id=staff.user.id)
+                notice = f"已重置 {username} 的双因素认证。"
+            else:
+                raise XunchaError("未知操作。", code="unknown_action", status=422)
+    except XunchaError as exc:
+        return await _users_page(request, staff, status=exc.status, error=exc.message)
+    return await _users_page(request, staff, notice=notice)
+
+
+@endpoint(Rule.ADMINISTER)
+async def grant_submit(request: Request, staff: Staff) -> Response:
+    """A signed-in member completes the pending grants of one of their own bodies."""
+    form = await request.form()
+    body_name = form_text(form, "body")
+    try:
+        if body_name not in {b.name for b in staff.bodies}:
+            raise XunchaError("只能为本人所在机构授权。", code="not_a_member", status=403)
+        async with runtime_of(request).db.transaction() as session:
+            body = await body_by_name(session, body_name)
+            keys = await body_keys.body_keys_via_member(session, body, staff.user, staff.keypair())
+            done = await body_keys.complete_pending_grants(
+                session, body, keys, actor_id=staff.user.id
+            )
+    except XunchaError as exc:
+        return await _users_page(request, staff, status=exc.status, error=exc.message)
+    return await _users_page(
+        request, staff, notice=f"已为“{body_name}”授权：{'、'.join(done) or '无'}。"
+    )
+
+
+async def _recusals_page(
+    request: Request, staff: Staff, *, status: int = 200, **extra: Any
+) -> Response:
+    async with runtime_of(request).db.reading() as session:
+        rows = (
+            await session.execute(
+                select(Recusal, User.username, Unit.name)
+                .join(User, User.id == Recusal.user_id)
+                .outerjoin(Unit, Unit.id == Recusal.unit_id)
+                .order_by(User.username, Recusal.created_at)
+            )
+        ).all()
+        usernames = list(await session.scalars(select(User.username).order_by(User.username)))
+        units = list(await session.scalars(select(Unit.name).order_by(Unit.name)))
+    return render(
+        request,
+        staff,
+        "admin_recusals.html",
+        status=status,
+        rows=rows,
+        usernames=usernames,
+        units=units,
+        **extra,
+    )
+
+
+@endpoint(Rule.ADMINISTER)
+async def recusals_page(request: Request, staff: Staff) -> Response:
+    return await _recusals_page(request, staff)
+
+
+@endpoint(Rule.ADMINISTER)
+async def recusal_submit(request: Request, staff: Staff) -> Response:
+    form = await request.form()
+    username = form_text(form, "username")
+    runtime = runtime_of(request)
+    try:
+        async with runtime.db.transaction() as session:
+            if person := form_text(form, "person"):
+                await recusals.add_person_recusal(
+                    session,
+                    username,
+                    person,
+                    unit_name=form_text(form, "unit") or None,
+                    index_key=runtime.secrets.index_key,
+                    actor_id=staff.user.id,
+                )
+                notice = f"已添加回避：{username} 不再看到反映该人员的案件。"
+            else:
+                unit = form_text(form, "unit")
+                await recusals.add_unit_recusal(session, username, unit, actor_id=staff.user.id)
+                notice = f"已添加回避：{username} 不再看到“{unit}”的案件。"
+    except XunchaError as exc:
+        return await _recusals_page(request, staff, status=exc.status, error=exc.message)
+    return await _recusals_page(request, staff, notice=notice)
+
+
+routes: list[BaseRoute] = [
+    Route("/admin/users", users_page, methods=["GET"]),
+    Route("/admin/users", invite_submit, methods=["POST"]),
+    Route("/admin/users/{username}", user_action, methods=["POST"]),
+    Route("/admin/grants", grant_submit, methods=["POST"]),
+    Route("/admin/recusals", recusals_page, methods=["GET"]),
+    Route("/admin/recusals", recusal_submit, methods=["POST"]),
+]
