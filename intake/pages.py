@@ -155,9 +155,7 @@ async def status_form_page(request: Request) -> Response:
     return await status_form(request)
 
 
-def _status_page(
-    request: Request, receipt: str, view: ReporterView, notice: str | None = None
-) -> Response:
+def _status_page(request: Request, receipt: str, view: ReporterView) -> Response:
     _, tokens = _parts(request)
     timeline = [(view.received_on, "举报已提交")]
     if view.updated_on != view.received_on or view.status.value != "received":
@@ -176,7 +174,6 @@ def _status_page(
         messages=view.messages,
         handler_kind=MessageKind.FROM_HANDLER,
         csrf_token=tokens.issue("message"),
-        notice=notice,
     )
 
 
@@ -211,6 +208,9 @@ async def message_submit(request: Request) -> Response:
             check_form=_csrf_check(tokens, "message"),
         )
     except XunchaError as error:
+        # A correctable refusal (receipt pasted in the text, a file too large…) offers the form
+        # again with the text as typed; files have to be chosen again.
+        correctable = error.status in (413, 415, 422)
         return render(
             request,
             "error.html",
@@ -218,6 +218,8 @@ async def message_submit(request: Request) -> Response:
             message=error.message,
             receipt=_formatted_or_none(seen.get("receipt")),
             csrf_token=tokens.issue("status"),
+            message_token=tokens.issue("message") if correctable else None,
+            text=seen.get("text"),
         )
     return render(
         request,

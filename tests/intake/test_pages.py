@@ -137,6 +137,8 @@ async def test_message_errors_explain_and_offer_the_way_back(
     assert refused.status_code == 422
     assert "查询码" in refused.text
     assert 'action="/status"' in refused.text
+    assert 'action="/status/messages"' in refused.text  # the form again, text as typed
+    assert f"查询码 {receipt} 请回复</textarea>" in refused.text
     body, headers = multipart(
         {"csrf_token": token, "text": "补充"}, [("a.txt", b"x", "text/plain")]
     )
