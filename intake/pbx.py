@@ -136,6 +136,7 @@ def spoken_digits(receipt: str) -> str:
 
 async def voicemail(request: Request) -> JSONResponse:
     gate = pbx_gate(request)
+    gate.precheck(request.headers)
     runtime = runtime_of(request)
     body = await read_body(request, runtime.settings.max_attachment_bytes + FORM_OVERHEAD)
     gate.verify(request.headers, body)
@@ -163,6 +164,7 @@ async def voicemail(request: Request) -> JSONResponse:
 
 async def status(request: Request) -> JSONResponse:
     gate = pbx_gate(request)
+    gate.precheck(request.headers)
     body = await read_body(request, STATUS_BODY_LIMIT)
     gate.verify(request.headers, body)
     try:

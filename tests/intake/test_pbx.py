@@ -272,3 +272,24 @@ async def test_without_configured_secrets_the_endpoints_are_off(
             response = await post_status(http, "1" * 20)
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "pbx_not_configured"
+
+
+async def test_an_unknown_pbx_is_refused_before_its_body_is_read(
+    client: httpx.AsyncClient, demo_runtime: Runtime
+) -> None:
+    sent: list[int] = []
+
+    async def large_body() -> AsyncIterator[bytes]:
+        for i in range(1600):  # 100 MiB, if anyone read it
+            sent.append(i)
+            yield bytes(64 * 1024)
+
+    headers = {
+        "content-type": "multipart/form-data; boundary=x",
+        PBX_HEADER: "rogue",
+        TIMESTAMP_HEADER: str(int(time.time())),
+        SIGNATURE_HEADER: "0" * 64,
+    }
+    response = await client.post("/api/v1/pbx/voicemail", content=large_body(), headers=headers)
+    assert response.status_code == 401
+    assert len(sent) <= 1
