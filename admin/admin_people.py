@@ -173,6 +173,18 @@ async def recusal_submit(request: Request, staff: Staff) -> Response:
     return await _recusals_page(request, staff, notice=notice)
 
 
+@endpoint(Rule.ADMINISTER)
+async def recusal_remove(request: Request, staff: Staff) -> Response:
+    try:
+        async with runtime_of(request).db.transaction() as session:
+            await recusals.remove_recusal(
+                session, request.path_params["recusal_id"], actor_id=staff.user.id
+            )
+    except XunchaError as exc:
+        return await _recusals_page(request, staff, status=exc.status, error=exc.message)
+    return await _recusals_page(request, staff, notice="已撤销该回避。")
+
+
 routes: list[BaseRoute] = [
     Route("/admin/users", users_page, methods=["GET"]),
     Route("/admin/users", invite_submit, methods=["POST"]),
@@ -180,4 +192,5 @@ routes: list[BaseRoute] = [
     Route("/admin/grants", grant_submit, methods=["POST"]),
     Route("/admin/recusals", recusals_page, methods=["GET"]),
     Route("/admin/recusals", recusal_submit, methods=["POST"]),
+    Route("/admin/recusals/{recusal_id}/remove", recusal_remove, methods=["POST"]),
 ]

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import append_event
 from core.county import now, unit_by_name
-from core.errors import Conflict, InvalidInput
+from core.errors import Conflict, InvalidInput, NotFound
 from core.invitations import user_by_username
 from core.models import Recusal, Unit, UnitAlias, User
 from crypto import BlindIndexInputError, blind_index
@@ -118,7 +118,7 @@ async def recusals_of(session: AsyncSession, user: User) -> list[RecusalEntry]:
 async def remove_recusal(session: AsyncSession, recusal_id: str, *, actor_id: str | None) -> None:
     recusal = await session.get(Recusal, recusal_id)
     if recusal is None:
-        raise InvalidInput("该回避记录不存在。")
+        raise NotFound("该回避记录不存在。")
     user = await session.get(User, recusal.user_id)
     unit = await session.get(Unit, recusal.unit_id) if recusal.unit_id else None
     await session.delete(recusal)

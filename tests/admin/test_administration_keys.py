@@ -180,3 +180,19 @@ async def test_fingerprint_is_stable_and_escrow_must_match(demo_runtime: Runtime
         read_escrow_key(
             armour_escrow_key(KeyPair.generate()).replace("Checksum: ", "Checksum: 0"), secrets
         )
+
+
+async def test_removing_a_recusal_shows_the_cases_again_and_is_audited(
+    demo_runtime: Runtime,
+) -> None:
+    from core.recusals import remove_recusal
+
+    case_id = await submit(demo_runtime)
+    async with demo_runtime.db.transaction() as session:
+        recusal = await add_unit_recusal(session, "group1", "县教育局", actor_id=None)
+    assert case_id not in await _queue_ids(demo_runtime, "group1")
+    async with demo_runtime.db.transaction() as session:
+        await remove_recusal(session, recusal.id, actor_id=None)
+    assert case_id in await _queue_ids(demo_runtime, "group1")
+    (event,) = await events(demo_runtime, "recusal.removed")
+    assert event.detail == {"user": "group1", "unit": "县教育局", "person": False}

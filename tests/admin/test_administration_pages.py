@@ -169,6 +169,11 @@ async def test_unit_upload_round_and_recusal_pages(demo_runtime: Runtime, login:
     recused = await _form(admin, "/admin/recusals", username="group1", unit="县审计局")
     assert recused.status_code == 200
     assert "单位：县审计局" in recused.text
+    remove = re.search(r'action="(/admin/recusals/[^"]+/remove)"', recused.text)
+    assert remove is not None
+    removed = await _form(admin, remove.group(1))
+    assert "已撤销该回避" in removed.text
+    assert "单位：县审计局" not in removed.text
 
 
 async def test_keys_page_rotation_and_ledger_download(demo_runtime: Runtime, login: Login) -> None:
