@@ -46,7 +46,7 @@ ROUTE_LISTS: list[list[BaseRoute]] = [
     hotline.routes,
     pbx.routes,  # PBX voicemail and IVR status: HMAC-signed, no session (intake/pbx.py)
     views_audit.routes,
-    admin_pages.routes,  # administration (issue 8): invitation acceptance
+    admin_pages.routes,  # /invitation and the administrators' /admin pages (docs/administration.md)
 ]
 
 
