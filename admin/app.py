@@ -19,7 +19,15 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from admin import admin_pages, hotline, views_audit, views_auth, views_cases_api, views_console
+from admin import (
+    admin_pages,
+    hotline,
+    views_audit,
+    views_auth,
+    views_cases_api,
+    views_console,
+    views_oversight,
+)
 from admin.auth import Authenticator
 from admin.policy import Rule
 from admin.sessions import CookieCodec
@@ -46,6 +54,7 @@ ROUTE_LISTS: list[list[BaseRoute]] = [
     hotline.routes,
     pbx.routes,  # PBX voicemail and IVR status: HMAC-signed, no session (intake/pbx.py)
     views_audit.routes,
+    views_oversight.routes,
     admin_pages.routes,  # /invitation and the administrators' /admin pages (docs/administration.md)
 ]
 

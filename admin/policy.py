@@ -23,7 +23,7 @@ class Rule(StrEnum):
     PUBLIC = "public"  # anyone, logged in or not (login form, health check)
     SIGNED_IN = "signed_in"  # any signed-in user, even before 2FA enrolment (logout, enrol)
     ACCOUNT = "account"  # any fully signed-in user (own password, own sessions)
-    LIST_CASES = "list_cases"  # the queue and case counts
+    LIST_CASES = "list_cases"  # the queue
     READ_CASE = "read_case"  # open one case (plus key and 回避 checks in core.access)
     TRIAGE = "triage"  # confirm or override tags
     REPLY = "reply"  # write to the reporter
@@ -33,6 +33,7 @@ class Rule(StrEnum):
     FEEDBACK = "feedback"  # 书面反馈 by the receiving body
     CLOSE = "close"  # 销号, duplicate, not accepted
     VIEW_AUDIT = "view_audit"  # the audit log (巡察办, 领导小组)
+    OVERSIGHT = "oversight"  # counts over plaintext metadata (巡察办, 领导小组)
     ENTER_REPORT = "enter_report"  # hotline operator enters a call or a letter
     ADMINISTER = "administer"  # units, users, rounds, 回避, keys (巡察办)
 
@@ -102,6 +103,7 @@ _DECISIONS: Mapping[Rule, Callable[[Actor, CaseFacts | None], bool]] = {
     Rule.FEEDBACK: lambda a, c: a.role is Role.MEMBER and _is_destination(a, c),
     Rule.CLOSE: _handler,
     Rule.VIEW_AUDIT: lambda a, _c: a.is_office or a.role is Role.LEADER,
+    Rule.OVERSIGHT: lambda a, _c: a.is_office or a.role is Role.LEADER,
     Rule.ENTER_REPORT: lambda a, _c: a.role in (Role.OPERATOR, Role.ADMIN),
     Rule.ADMINISTER: lambda a, _c: a.is_office,
 }

@@ -18,7 +18,7 @@ from admin.casework import act, download_attachment, iter_file, view_case
 from admin.dossier import Dossier
 from admin.policy import Permissions, Rule
 from admin.web import Staff, endpoint, runtime_of
-from core.access import Cursor, DeadlineFilter, QueueFilter, queue_page, status_counts
+from core.access import Cursor, DeadlineFilter, QueueFilter, queue_page
 from core.cases import Channel, MessageKind, Status
 from core.county import today
 from core.errors import InvalidInput
@@ -108,12 +108,10 @@ async def list_cases(request: Request, staff: Staff) -> Response:
             after=Cursor.decode(after) if after else None,
             limit=page_limit(params),
         )
-        counts = await status_counts(session, staff.viewer)
     return JSONResponse(
         {
             "cases": [case_summary(c, day) for c in page.cases],
             "next": page.next_cursor.encode() if page.next_cursor else None,
-            "counts": counts,
         }
     )
 

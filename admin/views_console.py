@@ -22,7 +22,7 @@ from admin.casework import act, view_case
 from admin.policy import Rule
 from admin.views_cases_api import page_limit, queue_filter
 from admin.web import Staff, endpoint, form_text, render, runtime_of
-from core.access import Cursor, queue_page, status_counts
+from core.access import Cursor, queue_page
 from core.cases import MessageKind
 from core.county import today
 from core.errors import InvalidInput
@@ -71,7 +71,6 @@ async def queue(request: Request, staff: Staff) -> Response:
             after=Cursor.decode(after) if after else None,
             limit=page_limit(params),
         )
-        counts = await status_counts(session, staff.viewer)
         names = await _names(session)
     next_url = None
     if page.next_cursor is not None:
@@ -82,7 +81,6 @@ async def queue(request: Request, staff: Staff) -> Response:
         staff,
         "queue.html",
         cases=page.cases,
-        counts=counts,
         filters=filters,
         names=names,
         next_url=next_url,

@@ -18,7 +18,7 @@ import pytest
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from admin import views_audit, views_auth, views_cases_api, views_console
+from admin import views_audit, views_auth, views_cases_api, views_console, views_oversight
 from admin.app import create_app
 from admin.web import rule_of
 from core.runtime import Runtime
@@ -104,6 +104,7 @@ ROWS = [
     _row("GET", "/", "received", "200 200 200 200 200 200 403 303", fresh=False),
     _row("GET", HTML, "received", "200 200 404 404 404 404 403 303", fresh=False),
     _row("GET", "/audit", "received", "200 403 403 403 403 200 403 303", fresh=False),
+    _row("GET", "/oversight", "received", "200 403 403 403 403 200 403 303", fresh=False),
     _row("GET", "/account", "received", "200 200 200 200 200 200 200 303", fresh=False),
     _row("GET", "/account/totp", "received", "200 200 200 200 200 200 200 303", fresh=False),
     _row(
@@ -192,7 +193,7 @@ ROWS = [
     _row("POST", "/logout", "received", "303 303 303 303 303 303 303 303", form={}, fresh=False),
 ]
 
-MY_MODULES = (views_auth, views_cases_api, views_console, views_audit)
+MY_MODULES = (views_auth, views_cases_api, views_console, views_audit, views_oversight)
 
 
 def test_every_route_names_a_rule(tmp_path: Path) -> None:
