@@ -105,8 +105,9 @@ def train(
         for gram in grams:
             row = index.get(gram)
             if row is not None:
+                counts_row = counts[row]
                 for column in hit:
-                    counts[row][column] += 1
+                    counts_row[column] += 1
     return {
         "format": "xuncha-nb-1",
         "heads": {head: list(classes) for head, classes in heads.items()},
@@ -159,12 +160,11 @@ class NgramModel:
             offset += len(classes)
         self.columns = columns
         self._pack(size)
-        # Single characters say little to a reader; the explanation skips them.
+        # Single characters and n-grams of function words (“了我”) say little to a reader;
+        # the explanation skips them.
+        shown = [_worth_showing(gram) for gram in self.grams]
         self.explaining = [
-            [
-                w if len(gram.lstrip("@")) >= 2 else -math.inf
-                for gram, w in zip(self.grams, col, strict=True)
-            ]
+            [w if ok else -math.inf for ok, w in zip(shown, col, strict=True)]
             for col in self.weights
         ]
         # Per class, the n-grams worth naming: those that pull towards it hardest.
@@ -228,6 +228,16 @@ class NgramModel:
         best = sorted(found, key=column.__getitem__, reverse=True)[: k + 1]
         grams = dict.fromkeys(self.grams[f].lstrip("@") for f in best if column[f] > 0)
         return list(grams)[:k]
+
+
+FUNCTION_CHARACTERS = frozenset(
+    "了我你他她它的地得是在就都也还和与把被给说这那个们有一不没吗呢吧啊呀要会"
+)
+
+
+def _worth_showing(gram: str) -> bool:
+    text = gram.lstrip("@")
+    return len(text) >= 2 and not FUNCTION_CHARACTERS.issuperset(text) and not text.isdigit()
 
 
 def _field(data: dict[str, object], name: str, kind: type[T]) -> T:
