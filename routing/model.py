@@ -208,23 +208,18 @@ class NgramModel:
         sums = [
             (((total >> (self.bits * c)) & self.mask) - base) / SCALE for c in range(self.columns)
         ]
-        ids = frozenset(feature_ids)
         scores = {}
         for head, classes in self.heads.items():
             start = self.offsets[head]
             logits = tuple(prior + sums[start + i] for i, prior in enumerate(self.priors[head]))
-            scores[head] = HeadScores(classes, logits, ids)
+            scores[head] = HeadScores(classes, logits, feature_ids)
         return scores
 
     def top_grams(self, head: str, cls: str, feature_ids: Iterable[int], k: int = 3) -> list[str]:
-        """The k n-grams (two characters or more) that pull hardest towards ``cls``."""
+        """The k n-grams worth naming (see :func:`_worth_showing`) that pull hardest to ``cls``."""
         column = self.explaining[self.offsets[head] + self.heads[head].index(cls)]
         candidates = self.strongest[self.offsets[head] + self.heads[head].index(cls)]
-        found = (
-            candidates & feature_ids
-            if isinstance(feature_ids, frozenset)
-            else (candidates.intersection(feature_ids))
-        )
+        found = candidates.intersection(feature_ids)
         best = sorted(found, key=column.__getitem__, reverse=True)[: k + 1]
         grams = dict.fromkeys(self.grams[f].lstrip("@") for f in best if column[f] > 0)
         return list(grams)[:k]
