@@ -7,6 +7,7 @@ revision authors); each cleaner must remove every canary and leave a file that s
 
 from __future__ import annotations
 
+import contextlib
 import io
 import random
 import struct
@@ -15,6 +16,8 @@ import zlib
 
 import pikepdf
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image, PngImagePlugin
 
 from intake.sanitise import RefusedAttachment, SniffingCleaner, UnreadableAttachment
@@ -217,3 +220,30 @@ def test_executables_are_refused_by_content_and_by_name() -> None:
         _run(b"#!/bin/sh\nrm -rf /\n", name="notes.txt")
     with pytest.raises(RefusedAttachment):
         SniffingCleaner("证据.EXE", keep_original=True)
+
+
+_SEEDS = [jpeg_with_metadata()]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    position=st.integers(min_value=0, max_value=2000),
+    garbage=st.binary(min_size=1, max_size=8),
+    cut=st.integers(min_value=0, max_value=3000),
+    chunk=st.integers(min_value=1, max_value=97),
+    kind=st.sampled_from(["jpeg", "png"]),
+)
+def test_damaged_images_end_in_a_clean_refusal_or_a_file_never_a_crash(
+    position: int, garbage: bytes, cut: int, chunk: int, kind: str
+) -> None:
+    if kind == "jpeg":
+        original = _SEEDS[0]
+    else:
+        buffer = io.BytesIO()
+        Image.new("RGB", (4, 4)).save(buffer, "PNG")
+        original = buffer.getvalue()
+    damaged = original[:position] + garbage + original[position + len(garbage) :]
+    damaged = damaged[: max(cut, 9)]
+    # Whatever the damage: a file out, or the reporter told it cannot be read. Nothing else.
+    with contextlib.suppress(UnreadableAttachment, RefusedAttachment):
+        _run(damaged, chunk=chunk)
