@@ -24,7 +24,7 @@ from core.cases import attachment_field
 from core.errors import Forbidden, NotFound
 from core.models import Attachment, BlobChunk, Case
 from core.runtime import Runtime
-from core.triage import approved_transfer, pending_transfer
+from core.transfers import approved_transfer, pending_transfer
 from crypto import CaseKey as DataKey
 from crypto import StreamOpener
 

@@ -35,7 +35,8 @@ from core.models import (
     User,
     as_utc,
 )
-from core.triage import transfer_feedback_field, transfer_note_field, triage_reason_field
+from core.transfers import transfer_feedback_field, transfer_note_field
+from core.triage import triage_reason_field
 from crypto import CaseKey as DataKey
 from crypto import KeyPair, open_text
 from routing.deadlines import deadline_status

@@ -23,13 +23,11 @@ from core.cases import Channel, MessageKind, Status
 from core.county import today
 from core.errors import InvalidInput
 from core.models import Case
+from core.transfers import decide_transfer, propose_transfer, record_feedback
 from core.triage import (
     Action,
     Tags,
     close_case,
-    decide_transfer,
-    propose_transfer,
-    record_feedback,
     record_triage,
     refuse_case,
     write_message,

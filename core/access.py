@@ -34,10 +34,18 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.county import BodyKind, now
 from core.errors import InvalidInput, NotFound
 from core.models import Body, BodyKey, BodyKeyGrant, Case, CaseKey, Membership, Recusal
 from crypto import CaseKey as DataKey
-from crypto import DecryptionFailed, KeyPair, unwrap_body_key, unwrap_case_key
+from crypto import (
+    DecryptionFailed,
+    KeyPair,
+    PublicKey,
+    unwrap_body_key,
+    unwrap_case_key,
+    wrap_case_key,
+)
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -274,3 +282,34 @@ async def bodies_of(session: AsyncSession, body_ids: Sequence[str]) -> dict[str,
         return {}
     rows = await session.scalars(select(Body).where(Body.id.in_(body_ids)))
     return {body.id: body for body in rows}
+
+
+async def body_of_kind(session: AsyncSession, kind: BodyKind, unit_id: str | None = None) -> Body:
+    """The (first) body of a kind, e.g. 县委巡察办; for a unit's 党组织, of that unit."""
+    query = select(Body).where(Body.kind == kind.value)
+    if unit_id is not None:
+        query = query.where(Body.unit_id == unit_id)
+    body = await session.scalar(query.order_by(Body.created_at).limit(1))
+    if body is None:
+        raise NotFound("没有可接收该移交的机构。", code="no_destination_body")
+    return body
+
+
+async def grant_case_key(
+    session: AsyncSession, case: Case, data_key: DataKey, body_id: str
+) -> None:
+    """Wrap the case data key to a body's current key (a 移交 approved, a reader added)."""
+    key = await current_body_key(session, body_id)
+    existing = await session.scalar(
+        select(CaseKey.id).where(CaseKey.case_id == case.id, CaseKey.body_key_id == key.id)
+    )
+    if existing is None:
+        session.add(
+            CaseKey(
+                case_id=case.id,
+                body_id=body_id,
+                body_key_id=key.id,
+                wrapped=wrap_case_key(data_key, case.id, PublicKey(key.public_key)),
+                created_at=now(),
+            )
+        )

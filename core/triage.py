@@ -6,8 +6,7 @@ by :func:`next_status` (pure); the store functions below apply one transition in
 caller's transaction, seal whatever a person wrote under the case data key, append the audit
 event and queue the notification (content-free payloads: body, reason, case id).
 
-Only on approval is the data key wrapped to the destination body (第十九条): until then the
-receiving body holds no ``CaseKey`` row and cannot decrypt anything.
+The 移交 steps (propose, approve or reject, feedback) live in ``core.transfers``.
 """
 
 from __future__ import annotations
@@ -19,17 +18,15 @@ from enum import StrEnum
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.access import current_body_key
+from core.access import body_of_kind, grant_case_key
 from core.audit import append_event
 from core.cases import MessageKind, Status, add_message
 from core.county import BodyKind, now
-from core.errors import Conflict, InvalidInput, NotFound
-from core.models import Body, Case, CaseKey, Transfer, TriageRecord, new_id
-from core.outbox import OutboxKind, enqueue
+from core.errors import Conflict, InvalidInput
+from core.models import Body, Case, CaseKey, TriageRecord, new_id
 from crypto import CaseKey as DataKey
-from crypto import PublicKey, seal_text, wrap_case_key
+from crypto import seal_text
 from routing import Destination, Discipline, ProblemType
-from routing.deadlines import transfer_feedback_due
 
 MAX_NOTE = 5_000
 
@@ -74,14 +71,6 @@ def triage_reason_field(record_id: str) -> str:
     return f"triage_reason/{record_id}"
 
 
-def transfer_note_field(transfer_id: str) -> str:
-    return f"transfer_note/{transfer_id}"
-
-
-def transfer_feedback_field(transfer_id: str) -> str:
-    return f"transfer_feedback/{transfer_id}"
-
-
 def written(text: object, what: str, *, maximum: int = MAX_NOTE) -> str:
     """A required piece of writing (reason, note, feedback): trimmed, non-empty, bounded."""
     if not isinstance(text, str) or not text.strip():
@@ -118,7 +107,7 @@ class Tags:
         return cls(categories, primary, problem, destination)
 
 
-def _move(case: Case, action: Action, today: date) -> None:
+def move_case(case: Case, action: Action, today: date) -> None:
     case.status = next_status(Status(case.status), action).value
     case.status_changed_on = today
     case.version += 1
@@ -142,7 +131,7 @@ async def record_triage(
         "problem_type": case.problem_type,
         "destination": case.destination,
     }
-    _move(case, Action.TRIAGE, today)
+    move_case(case, Action.TRIAGE, today)
     record_id = new_id()
     record = TriageRecord(
         id=record_id,
@@ -184,7 +173,7 @@ async def record_triage(
 
 async def _move_to_office(session: AsyncSession, case: Case, data_key: DataKey) -> None:
     """A report about inspectors (第二十七条) leaves every 巡察组: 巡察办 and 领导小组 only."""
-    office = await _body_of_kind(session, BodyKind.OFFICE)
+    office = await body_of_kind(session, BodyKind.OFFICE)
     groups = select(Body.id).where(Body.kind == BodyKind.INSPECTION_GROUP.value)
     await session.execute(
         delete(CaseKey).where(CaseKey.case_id == case.id, CaseKey.body_id.in_(groups))
@@ -192,217 +181,12 @@ async def _move_to_office(session: AsyncSession, case: Case, data_key: DataKey) 
     case.assignee_body_id = office.id
     leading = await session.scalar(select(Body).where(Body.kind == BodyKind.LEADING_GROUP.value))
     if leading is not None:
-        await _grant_case_key(session, case, data_key, leading.id)
-
-
-async def _body_of_kind(session: AsyncSession, kind: BodyKind, unit_id: str | None = None) -> Body:
-    query = select(Body).where(Body.kind == kind.value)
-    if unit_id is not None:
-        query = query.where(Body.unit_id == unit_id)
-    body = await session.scalar(query.order_by(Body.created_at).limit(1))
-    if body is None:
-        raise NotFound("没有可接收该移交的机构。", code="no_destination_body")
-    return body
-
-
-_DESTINATION_KINDS = {
-    Destination.COUNTY_DISCIPLINE_COMMISSION: BodyKind.DISCIPLINE_COMMISSION,
-    Destination.ORGANIZATION_DEPARTMENT: BodyKind.ORGANIZATION_DEPARTMENT,
-    Destination.UNIT_PARTY_ORG: BodyKind.UNIT_PARTY_ORG,
-    Destination.RELEVANT_DEPARTMENT: BodyKind.RELEVANT_DEPARTMENT,
-    Destination.INSPECTION_OFFICE: BodyKind.OFFICE,
-}
-
-
-async def destination_body(session: AsyncSession, case: Case, destination: Destination) -> Body:
-    """The body that receives a 移交 to ``destination`` (a unit's 党组织 needs the case's unit)."""
-    kind = _DESTINATION_KINDS[destination]
-    if kind is BodyKind.UNIT_PARTY_ORG:
-        if case.unit_id is None:
-            raise Conflict("未识别被反映单位，无法移交被巡察单位党组织。", code="no_unit")
-        return await _body_of_kind(session, kind, case.unit_id)
-    return await _body_of_kind(session, kind)
-
-
-async def _grant_case_key(
-    session: AsyncSession, case: Case, data_key: DataKey, body_id: str
-) -> None:
-    key = await current_body_key(session, body_id)
-    exists = await session.scalar(
-        select(CaseKey.id).where(CaseKey.case_id == case.id, CaseKey.body_key_id == key.id)
-    )
-    if exists is None:
-        session.add(
-            CaseKey(
-                case_id=case.id,
-                body_id=body_id,
-                body_key_id=key.id,
-                wrapped=wrap_case_key(data_key, case.id, PublicKey(key.public_key)),
-                created_at=now(),
-            )
-        )
-
-
-async def pending_transfer(session: AsyncSession, case_id: str) -> Transfer | None:
-    return await session.scalar(
-        select(Transfer).where(Transfer.case_id == case_id, Transfer.decision.is_(None))
-    )
-
-
-async def approved_transfer(session: AsyncSession, case_id: str) -> Transfer | None:
-    return await session.scalar(
-        select(Transfer)
-        .where(Transfer.case_id == case_id, Transfer.decision == "approved")
-        .order_by(Transfer.decided_at.desc())
-        .limit(1)
-    )
-
-
-async def propose_transfer(
-    session: AsyncSession,
-    case: Case,
-    data_key: DataKey,
-    destination: Destination,
-    note: object,
-    *,
-    author_id: str,
-    today: date,
-) -> Transfer:
-    note_text = written(note, "移交说明")
-    body = await destination_body(session, case, destination)
-    _move(case, Action.PROPOSE_TRANSFER, today)
-    transfer_id = new_id()
-    transfer = Transfer(
-        id=transfer_id,
-        case_id=case.id,
-        destination_body_id=body.id,
-        sealed_note=seal_text(data_key, case.id, transfer_note_field(transfer_id), note_text),
-        proposed_by=author_id,
-        proposed_at=now(),
-    )
-    session.add(transfer)
-    case.destination = destination.value
-    await append_event(
-        session,
-        "transfer.proposed",
-        actor_id=author_id,
-        case_id=case.id,
-        detail={"transfer": transfer_id, "destination": destination.value, "body": body.id},
-    )
-    office = await _body_of_kind(session, BodyKind.OFFICE)
-    await enqueue(
-        session,
-        OutboxKind.NOTIFY_BODY,
-        f"transfer-proposed:{transfer_id}",
-        {"body_id": office.id, "reason": "transfer_proposed", "case_id": case.id},
-    )
-    await session.flush()
-    return transfer
-
-
-async def decide_transfer(
-    session: AsyncSession,
-    case: Case,
-    data_key: DataKey,
-    *,
-    approve: bool,
-    decider_id: str,
-    today: date,
-    reason: object = None,
-) -> Transfer:
-    """巡察办 approves (the destination gets the key, the month starts) or rejects with a reason."""
-    transfer = await pending_transfer(session, case.id)
-    if transfer is None:
-        raise Conflict("该案件没有待审批的移交。", code="invalid_transition")
-    _move(case, Action.APPROVE_TRANSFER if approve else Action.REJECT_TRANSFER, today)
-    transfer.decided_by = decider_id
-    transfer.decided_at = now()
-    if approve:
-        transfer.decision = "approved"
-        transfer.due_on = case.due_on = transfer_feedback_due(today).due
-        await _grant_case_key(session, case, data_key, transfer.destination_body_id)
-        kind, notify_body, reason_key = (
-            "transfer.approved",
-            transfer.destination_body_id,
-            "transfer_approved",
-        )
-    else:
-        transfer.decision = "rejected"
-        why = written(reason, "不同意移交的理由")
-        # The reason stays with the case as an internal note (sealed), for the proposing group.
-        await add_message(
-            session,
-            case,
-            data_key,
-            MessageKind.STAFF_NOTE,
-            f"巡察办不同意移交：{why}",
-            today=today,
-            author_id=decider_id,
-        )
-        kind, notify_body, reason_key = (
-            "transfer.rejected",
-            case.assignee_body_id,
-            "transfer_rejected",
-        )
-    await append_event(
-        session,
-        kind,
-        actor_id=decider_id,
-        case_id=case.id,
-        detail={"transfer": transfer.id, "body": transfer.destination_body_id},
-    )
-    await enqueue(
-        session,
-        OutboxKind.NOTIFY_BODY,
-        f"{reason_key}:{transfer.id}",
-        {"body_id": notify_body, "reason": reason_key, "case_id": case.id},
-    )
-    await session.flush()
-    return transfer
-
-
-async def record_feedback(
-    session: AsyncSession,
-    case: Case,
-    data_key: DataKey,
-    text: object,
-    *,
-    author_id: str,
-    today: date,
-) -> Transfer:
-    """书面反馈 of the receiving body, which closes the one-month clock."""
-    feedback = written(text, "书面反馈", maximum=20_000)
-    transfer = await approved_transfer(session, case.id)
-    if transfer is None or transfer.feedback_on is not None:
-        raise Conflict("该案件没有等待反馈的移交。", code="invalid_transition")
-    _move(case, Action.FEEDBACK, today)
-    transfer.sealed_feedback = seal_text(
-        data_key, case.id, transfer_feedback_field(transfer.id), feedback
-    )
-    transfer.feedback_on = today
-    case.due_on = None
-    on_time = transfer.due_on is None or today <= transfer.due_on
-    await append_event(
-        session,
-        "transfer.feedback",
-        actor_id=author_id,
-        case_id=case.id,
-        detail={"transfer": transfer.id, "on_time": on_time},
-    )
-    for body_id in {case.assignee_body_id, (await _body_of_kind(session, BodyKind.OFFICE)).id}:
-        await enqueue(
-            session,
-            OutboxKind.NOTIFY_BODY,
-            f"feedback-received:{transfer.id}:{body_id}",
-            {"body_id": body_id, "reason": "feedback_received", "case_id": case.id},
-        )
-    await session.flush()
-    return transfer
+        await grant_case_key(session, case, data_key, leading.id)
 
 
 async def close_case(session: AsyncSession, case: Case, *, actor_id: str, today: date) -> None:
     """销号: the case is done."""
-    _move(case, Action.CLOSE, today)
+    move_case(case, Action.CLOSE, today)
     case.due_on = None
     await append_event(session, "case.closed", actor_id=actor_id, case_id=case.id)
 
@@ -422,7 +206,7 @@ async def refuse_case(
     if action not in (Action.DUPLICATE, Action.NOT_ACCEPT):
         raise ValueError(action)
     why = written(reason, "告知举报人的理由")
-    _move(case, action, today)
+    move_case(case, action, today)
     case.due_on = None
     await add_message(
         session, case, data_key, MessageKind.FROM_HANDLER, why, today=today, author_id=actor_id
