@@ -159,6 +159,12 @@ def boundary_of(content_type: str) -> bytes:
     return boundary
 
 
+def clean_filename(raw: str) -> str:
+    """The last path component, printable characters only (old browsers send a full path)."""
+    name = raw.replace("\\", "/").rsplit("/", 1)[-1]
+    return "".join(ch for ch in name if ch.isprintable()).strip()[:MAX_FILENAME]
+
+
 def _decode(raw: bytes, what: str) -> str:
     try:
         return raw.decode("utf-8")
@@ -277,7 +283,7 @@ class MultipartReader:
             return
         if name != FILE_FIELD:
             raise InvalidInput(f"不支持的附件字段：{name[:50]}", code="unknown_field")
-        filename = _decode(options[b"filename"], "文件名").replace("\\", "/").rsplit("/", 1)[-1]
+        filename = clean_filename(_decode(options[b"filename"], "文件名"))
         if not filename:  # a browser sends an empty file part when no file was chosen
             return
         if len(self.form.attachments) >= self.limits.max_files:
@@ -286,7 +292,7 @@ class MultipartReader:
         content_type = _decode(self._headers.get(b"content-type", b""), "文件类型")
         self._file = AttachmentReceiver(
             target,
-            filename[:MAX_FILENAME],
+            filename,
             content_type[:100] or "application/octet-stream",
             keep=self.form.fields.get(KEEP_ORIGINAL, "") not in ("", "0", "false"),
             limit=self.limits.max_file_bytes,

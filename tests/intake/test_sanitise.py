@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from PIL import Image, PngImagePlugin
 
 from intake.sanitise import RefusedAttachment, SniffingCleaner, UnreadableAttachment
+from intake.uploads import clean_filename
 
 CANARY = b"Canary7f3a"
 
@@ -247,3 +248,10 @@ def test_damaged_images_end_in_a_clean_refusal_or_a_file_never_a_crash(
     # Whatever the damage: a file out, or the reporter told it cannot be read. Nothing else.
     with contextlib.suppress(UnreadableAttachment, RefusedAttachment):
         _run(damaged, chunk=chunk)
+
+
+def test_file_names_lose_paths_and_control_characters() -> None:
+    assert clean_filename("C:\\Users\\张三\\Desktop\\账目.xlsx") == "账目.xlsx"
+    assert clean_filename("/home/lisi/录音\x00\x1b[31m.m4a") == "录音[31m.m4a"
+    assert clean_filename("  ") == ""
+    assert len(clean_filename("长" * 500 + ".pdf")) == 200
