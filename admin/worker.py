@@ -79,6 +79,7 @@ class TickReport:
     notices: int = 0
     batched: int = 0
     digests: int | None = None
+    claimed: int = 0
     sent: int = 0
     retrying: int = 0
     failed: int = 0
@@ -136,6 +137,7 @@ class NotificationWorker:
                 limit=self.config.claim_limit,
                 lease=self.config.lease,
             )
+        report.claimed = len(claims)
         if not claims:
             return
         addresses = await self._addresses({str(c.payload.get("user_id")) for c in claims})
@@ -243,8 +245,15 @@ class NotificationWorker:
             self._log_tick(tick)
             if stop.is_set():
                 return
+            if self._claimed_a_full_batch(tick):
+                continue  # a backlog (after an outage): go on at once rather than every poll
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self.config.poll_seconds)
+
+    def _claimed_a_full_batch(self, tick: asyncio.Future[TickReport]) -> bool:
+        if not tick.done() or tick.cancelled() or tick.exception() is not None:
+            return False
+        return tick.result().claimed >= self.config.claim_limit
 
     def _log_tick(self, tick: asyncio.Future[TickReport]) -> None:
         if not tick.done() or tick.cancelled():

@@ -372,3 +372,24 @@ async def test_an_undeliverable_address_fails_alone(demo_runtime: Runtime) -> No
     assert failed.username == "group2"
     assert failed.last_error is not None
     assert failed.last_error.startswith("recipient:")
+
+
+async def test_a_backlog_goes_out_without_waiting_for_the_poll(demo_runtime: Runtime) -> None:
+    sink, clock = MailSink(), _start()
+    async with demo_runtime.db.transaction() as session:
+        group1 = await session.scalar(select(User.id).where(User.username == "group1"))
+        for n in range(45):
+            payload = {"user_id": group1, "template": "notice", "count": 1}
+            await enqueue(session, OutboxKind.SEND_MAIL, f"backlog:{n}", payload, at=clock())
+    with smtp_server(sink) as port:
+        worker = make_worker(demo_runtime, port, clock, claim_limit=10, poll_seconds=60)
+        stop = asyncio.Event()
+        running = asyncio.ensure_future(worker.run(stop))
+        try:
+            async with asyncio.timeout(30):  # far less than the 4 polls a minute apart
+                while len(sink.raw) < 45:
+                    await asyncio.sleep(0.05)
+        finally:
+            stop.set()
+            await asyncio.wait_for(running, timeout=5)
+    assert len(sink.ids()) == 45
