@@ -6,6 +6,7 @@ import pytest
 
 from core.errors import ConfigError
 from core.settings import Settings
+from intake.pbx import form_parts
 from intake.pbx_auth import (
     PBX_HEADER,
     SIGNATURE_HEADER,
@@ -52,3 +53,16 @@ def test_pbx_secrets_setting_is_checked(value: str, problem: str) -> None:
         Settings.from_env({"XUNCHA_PBX_SECRETS": value})
     assert refused.value.variable == "XUNCHA_PBX_SECRETS"
     assert problem in refused.value.message
+
+
+def test_form_parts_keep_binary_audio_byte_for_byte() -> None:
+    # Recordings contain every byte value, including CR, LF and boundary-like runs.
+    audio = bytes(range(256)) * 400 + b"\r\n--bnd\r\r\n\n\r" + bytes(range(255, -1, -1))
+    body = (
+        b'--bnd\r\nContent-Disposition: form-data; name="category"\r\n\r\n3\r\n'
+        b'--bnd\r\nContent-Disposition: form-data; name="audio"; filename="a.wav"\r\n'
+        b"Content-Type: audio/wav\r\n\r\n" + audio + b"\r\n--bnd--\r\n"
+    )
+    parts = form_parts("multipart/form-data; boundary=bnd", body)
+    assert parts["audio"].data == audio
+    assert parts["category"].data == b"3"
