@@ -56,8 +56,8 @@ def test_pbx_secrets_setting_is_checked(value: str, problem: str) -> None:
 
 
 def test_form_parts_keep_binary_audio_byte_for_byte() -> None:
-    # Recordings contain every byte value, including CR, LF and boundary-like runs.
-    audio = bytes(range(256)) * 400 + b"\r\n--bnd\r\r\n\n\r" + bytes(range(255, -1, -1))
+    # Recordings contain every byte value, CR and LF runs, and near-misses of the boundary.
+    audio = bytes(range(256)) * 400 + b"\r\n--bn\r\r\n\n\r-" + bytes(range(255, -1, -1))
     body = (
         b'--bnd\r\nContent-Disposition: form-data; name="category"\r\n\r\n3\r\n'
         b'--bnd\r\nContent-Disposition: form-data; name="audio"; filename="a.wav"\r\n'
