@@ -144,7 +144,12 @@ class IntakePipeline:
                 session,
                 OutboxKind.NOTIFY_BODY,
                 f"case-received:{draft.case_id}",
-                {"body_id": decision.assignee_body_id, "reason": "case_received"},
+                {
+                    "body_id": decision.assignee_body_id,
+                    "reason": "case_received",
+                    # Lets the notifier skip members recused from this case (回避).
+                    "case_id": draft.case_id,
+                },
             )
         return receipt
 
@@ -191,7 +196,11 @@ class IntakePipeline:
                 session,
                 OutboxKind.NOTIFY_BODY,
                 f"reporter-message:{message.id}",
-                {"body_id": case.assignee_body_id, "reason": "reporter_message"},
+                {
+                    "body_id": case.assignee_body_id,
+                    "reason": "reporter_message",
+                    "case_id": case.id,
+                },
             )
 
     async def open_draft_for_receipt(self, receipt_text: str) -> tuple[Case, DataKey, ReceiptKeys]:
