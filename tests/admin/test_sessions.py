@@ -11,7 +11,8 @@ from sqlalchemy import select, update
 from starlette.applications import Starlette
 
 from admin.sessions import COOKIE_NAME, CookieCodec
-from core.models import Event, StaffSession
+from core.county import now
+from core.models import Event, StaffSession, User
 from core.runtime import Runtime
 from tests.admin.conftest import BASE_URL, Login
 from tests.conftest import BACKENDS, DEMO_PASSWORD
@@ -136,3 +137,19 @@ async def test_cross_site_origin_is_rejected_on_api_writes(login: Login) -> None
     assert response.json()["error"]["code"] == "csrf_rejected"
     response = await http.delete("/api/v1/session", headers={"sec-fetch-site": "cross-site"})
     assert response.status_code == 403
+
+
+async def test_disabling_a_user_ends_their_live_sessions(
+    login: Login, demo_runtime: Runtime
+) -> None:
+    http = await login("group4")
+    assert (await http.get("/api/v1/cases")).status_code == 200
+    async with demo_runtime.db.transaction() as session:
+        await session.execute(
+            update(User).where(User.username == "group4").values(disabled_at=now())
+        )
+    assert (await http.get("/api/v1/cases")).status_code == 401
+    again = await http.post(
+        "/api/v1/session", json={"username": "group4", "password": DEMO_PASSWORD}
+    )
+    assert again.status_code == 401
