@@ -10,6 +10,7 @@ from datetime import date
 from typing import Any
 from urllib.parse import quote
 
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
@@ -188,6 +189,8 @@ async def get_attachment(request: Request, staff: Staff) -> Response:
         iter_file(handle),
         media_type="application/octet-stream",
         headers={"content-disposition": disposition},
+        # Also closes the spooled plaintext when the client leaves before the first chunk.
+        background=BackgroundTask(handle.close),
     )
 
 

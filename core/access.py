@@ -89,15 +89,15 @@ class Cursor:
 
     @classmethod
     def decode(cls, text: str) -> Cursor:
+        """Parse :meth:`encode` output; anything else is InvalidInput (422)."""
         day, sep, case_id = text.partition("~")
         try:
-            return cls(date.fromisoformat(day), case_id) if sep and case_id else _bad_cursor()
+            received_on = date.fromisoformat(day)
         except ValueError:
-            return _bad_cursor()
-
-
-def _bad_cursor() -> Cursor:
-    raise InvalidInput("分页参数不正确。", code="invalid_cursor")
+            received_on = None
+        if not sep or not case_id or received_on is None:
+            raise InvalidInput("分页参数不正确。", code="invalid_cursor")
+        return cls(received_on, case_id)
 
 
 @dataclass(frozen=True)
