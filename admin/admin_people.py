@@ -17,9 +17,19 @@ from starlette.routing import BaseRoute, Route
 from admin.policy import Rule
 from admin.web import Staff, endpoint, form_text, render, runtime_of
 from core import body_keys, recusals, staff_admin
-from core.county import body_by_name
+from core.county import BodyKind, body_by_name
 from core.errors import XunchaError
 from core.models import Body, Membership, Recusal, Unit, User
+
+BODY_KIND_LABELS = {
+    BodyKind.INSPECTION_GROUP: "巡察组",
+    BodyKind.OFFICE: "县委巡察办",
+    BodyKind.DISCIPLINE_COMMISSION: "县纪委",
+    BodyKind.ORGANIZATION_DEPARTMENT: "县委组织部",
+    BodyKind.UNIT_PARTY_ORG: "被巡察单位党组织",
+    BodyKind.RELEVANT_DEPARTMENT: "相关部门",
+    BodyKind.LEADING_GROUP: "巡察工作领导小组",
+}
 
 
 async def _users_context(request: Request, staff: Staff) -> dict[str, Any]:
@@ -41,6 +51,7 @@ async def _users_context(request: Request, staff: Staff) -> dict[str, Any]:
         "pending": pending,
         "grantable": sorted({p.body_name for p in pending} & mine),
         "role_labels": {role.value: label for role, label in staff_admin.ROLE_LABELS.items()},
+        "body_kinds": {kind.value: label for kind, label in BODY_KIND_LABELS.items()},
     }
 
 
@@ -88,11 +99,48 @@ async def user_action(request: Request, staff: Staff) -> Response:
             elif action == "reset-2fa":
                 await staff_admin.reset_second_factor(session, username, actor_id=staff.user.id)
                 notice = f"已重置 {username} 的双因素认证。"
+            elif action == "email":
+                email = form_text(form, "email")
+                await staff_admin.set_email(session, username, email, actor_id=staff.user.id)
+                notice = f"已更新 {username} 的通知邮箱。"
+            elif action == "join":
+                body = form_text(form, "body")
+                granted = await staff_admin.add_member(
+                    session, username, body, actor_id=staff.user.id
+                )
+                notice = (
+                    f"已将 {username} 加入“{body}”（{'密钥已授权' if granted else '密钥待授权'}）。"
+                )
             else:
                 raise XunchaError("未知操作。", code="unknown_action", status=422)
     except XunchaError as exc:
         return await _users_page(request, staff, status=exc.status, error=exc.message)
     return await _users_page(request, staff, notice=notice)
+
+
+@endpoint(Rule.ADMINISTER)
+async def body_submit(request: Request, staff: Staff) -> Response:
+    form = await request.form()
+    runtime = runtime_of(request)
+    try:
+        try:
+            kind = BodyKind(form_text(form, "kind"))
+        except ValueError:
+            raise XunchaError("未知机构类型。", code="bad_body_kind", status=422) from None
+        async with runtime.db.transaction() as session:
+            body = await staff_admin.create_body(
+                session,
+                form_text(form, "name"),
+                kind,
+                escrow=runtime.secrets.escrow_public_key,
+                unit_name=form_text(form, "unit") or None,
+                actor_id=staff.user.id,
+            )
+    except XunchaError as exc:
+        return await _users_page(request, staff, status=exc.status, error=exc.message)
+    return await _users_page(
+        request, staff, notice=f"已创建机构“{body.name}”（密钥已生成并托管）。"
+    )
 
 
 @endpoint(Rule.ADMINISTER)
@@ -190,6 +238,7 @@ routes: list[BaseRoute] = [
     Route("/admin/users", invite_submit, methods=["POST"]),
     Route("/admin/users/{username}", user_action, methods=["POST"]),
     Route("/admin/grants", grant_submit, methods=["POST"]),
+    Route("/admin/bodies", body_submit, methods=["POST"]),
     Route("/admin/recusals", recusals_page, methods=["GET"]),
     Route("/admin/recusals", recusal_submit, methods=["POST"]),
     Route("/admin/recusals/{recusal_id}/remove", recusal_remove, methods=["POST"]),

@@ -195,3 +195,24 @@ async def test_keys_page_rotation_and_ledger_download(demo_runtime: Runtime, log
     assert "县教育局" in text
     assert "王某某" not in text
     assert "红包" not in text
+
+
+async def test_bodies_memberships_and_email_from_the_console(
+    demo_runtime: Runtime, login: Login
+) -> None:
+    admin = await login("xcb")
+    created = await _form(admin, "/admin/bodies", name="县审计局党组", kind="relevant_department")
+    assert "已创建机构“县审计局党组”" in created.text
+    duplicate = await _form(admin, "/admin/bodies", name="县审计局党组", kind="relevant_department")
+    assert duplicate.status_code == 409
+    joined = await _form(admin, "/admin/users/jw", action="join", body="县审计局党组")
+    assert "密钥待授权" in joined.text
+    changed = await _form(admin, "/admin/users/jw", action="email", email="jw@jw.example")
+    assert "已更新 jw 的通知邮箱" in changed.text
+    bad = await _form(admin, "/admin/users/jw", action="email", email="not-an-address")
+    assert bad.status_code == 422
+    from tests.admin.administration_support import events, user_named
+
+    assert (await user_named(demo_runtime, "jw")).email == "jw@jw.example"
+    kinds = [e.kind for e in await events(demo_runtime, "user.membership_added")]
+    assert kinds == ["user.membership_added"]
