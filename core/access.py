@@ -120,15 +120,19 @@ def readable(viewer: Viewer) -> ColumnElement[bool]:
     return exists().where(CaseKey.case_id == Case.id, CaseKey.body_id.in_(viewer.body_ids))
 
 
-def not_recused(viewer: Viewer) -> ColumnElement[bool]:
-    """回避: no recusal of this viewer names the case's unit or the accused person's index."""
-    return ~exists().where(
+def recused(viewer: Viewer) -> ColumnElement[bool]:
+    """回避: a recusal of this viewer names the case's unit or the accused person's index."""
+    return exists().where(
         Recusal.user_id == viewer.user_id,
         or_(
             and_(Recusal.unit_id.is_not(None), Recusal.unit_id == Case.unit_id),
             and_(Recusal.person_index.is_not(None), Recusal.person_index == Case.blind_index),
         ),
     )
+
+
+def not_recused(viewer: Viewer) -> ColumnElement[bool]:
+    return ~recused(viewer)
 
 
 def visible(viewer: Viewer) -> ColumnElement[bool]:

@@ -84,6 +84,9 @@ async def test_unit_recusal_hides_the_case_everywhere(
     assert hidden not in page.text
     queue = await xcb.get("/")
     assert hidden not in queue.text
+    audit = await xcb.get("/audit")
+    assert hidden[:8] not in audit.text  # not even the id of its events
+    assert other[:8] in audit.text
 
 
 async def test_person_recusal_follows_the_blind_index_across_units(
