@@ -117,6 +117,7 @@ def _register_users(commands: argparse._SubParsersAction[argparse.ArgumentParser
     join.add_argument("username")
     join.add_argument("--body", required=True)
     join.add_argument("--escrow-key", type=Path)
+    user.add_parser("list", help="every user with role, bodies and state")
     user.add_parser("pending", help="members still waiting for their body's key")
     grant = user.add_parser("grant", help="complete pending key grants with the escrow key")
     grant.add_argument("--escrow-key", type=Path, required=True)

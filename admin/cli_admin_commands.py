@@ -112,6 +112,15 @@ async def user_join(runtime: Runtime, args: argparse.Namespace) -> int:
     return 0
 
 
+async def user_list(runtime: Runtime, _args: argparse.Namespace) -> int:
+    async with runtime.db.reading() as session:
+        rows = await staff_admin.user_overview(session)
+    for row in rows:
+        print("\t".join((row.username, row.role, "、".join(row.bodies) or "-", row.state)))
+    print(f"共 {len(rows)} 个用户。")
+    return 0
+
+
 async def user_pending(runtime: Runtime, _args: argparse.Namespace) -> int:
     async with runtime.db.reading() as session:
         pending = await body_keys.pending_grants(session)
@@ -265,6 +274,7 @@ HANDLERS: dict[tuple[str, str], Command] = {
     ("user", "reset-2fa"): user_reset_2fa,
     ("user", "email"): user_email,
     ("user", "join"): user_join,
+    ("user", "list"): user_list,
     ("user", "pending"): user_pending,
     ("user", "grant"): user_grant,
     ("user", "accept"): user_accept,

@@ -25,7 +25,7 @@ from core.demo import (
     ORGANIZATION_DEPARTMENT,
     RELEVANT_DEPARTMENT,
 )
-from core.errors import Conflict
+from core.errors import Conflict, InvalidInput
 from core.invitations import Invitation, seal_for_invitation
 from core.models import Body, Membership, Meta, User, new_id
 from core.staff_admin import USERNAME, check_email
@@ -111,7 +111,7 @@ async def _first_admin(
     escrow_private: KeyPair | None,
 ) -> Invitation:
     if not USERNAME.fullmatch(admin.username):
-        raise Conflict(f"用户名“{admin.username}”不合规（小写字母开头，2–64 位）。")
+        raise InvalidInput(f"用户名“{admin.username}”不合规（小写字母开头，2–64 位）。")
     office = await session.scalar(select(Body).where(Body.kind == BodyKind.OFFICE.value))
     assert office is not None  # noqa: S101 — created with the structure above
     keypair = KeyPair.generate()

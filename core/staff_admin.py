@@ -8,6 +8,7 @@ an audit event naming the actor (None: the command line, run by whoever holds th
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -261,3 +262,33 @@ async def reissue_invitation(
         },
     )
     return invitation, escrow is not None
+
+
+@dataclass(frozen=True)
+class UserLine:
+    """One user as an administrator lists them (no secrets, no key material)."""
+
+    username: str
+    role: str
+    bodies: tuple[str, ...]
+    state: str  # 正常, 待接受邀请, 已停用
+
+
+async def user_overview(session: AsyncSession) -> list[UserLine]:
+    names: dict[str, list[str]] = {}
+    for user_id, body_name in await session.execute(
+        select(Membership.user_id, Body.name)
+        .join(Body, Body.id == Membership.body_id)
+        .order_by(Body.name)
+    ):
+        names.setdefault(user_id, []).append(body_name)
+    lines = []
+    for user in await session.scalars(select(User).order_by(User.username)):
+        if user.disabled_at is not None:
+            state = "已停用"
+        elif user.password_hash is None:
+            state = "待接受邀请"
+        else:
+            state = "正常"
+        lines.append(UserLine(user.username, user.role, tuple(names.get(user.id, ())), state))
+    return lines

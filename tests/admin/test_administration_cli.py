@@ -126,6 +126,9 @@ async def test_first_run_and_administration_from_the_shell(tmp_path: Path, xunch
     assert ledger.stat().st_mode & 0o777 == 0o600
 
     assert "已停用" in _ok(await xuncha("user", "disable", "wang"))
+    listing = _ok(await xuncha("user", "list"))
+    assert "wang\tmember\t第一巡察组\t已停用" in listing
+    assert "admin\tadmin\t县委巡察办\t正常" in listing
     _refused(await xuncha("user", "disable", "admin"), "最后一个")
 
     fingerprint = _ok(await xuncha("keys", "fingerprint"))
