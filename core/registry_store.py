@@ -2,17 +2,49 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections import defaultdict
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.county import BodyKind
+from core.db import Database
 from core.models import Body, Membership, Recusal, Round, RoundAssignment, Unit, UnitAlias
 from routing import GroupAssignment, Registry
 from routing import Recusal as RoutingRecusal
 from routing import Round as RoutingRound
 from routing import Unit as RoutingUnit
+
+
+class RegistryCache:
+    """The registry, re-read at most every ``ttl`` seconds.
+
+    Routing needs it for every submission; the county's structure changes a
+    few times a year. A new round or unit takes effect within ``ttl``; 回避
+    is enforced again when a case is read, so a short staleness never shows
+    a case to a recused member.
+    """
+
+    def __init__(self, ttl: float = 2.0) -> None:
+        self.ttl = ttl
+        self._registry: Registry | None = None
+        self._loaded_at = 0.0
+        self._lock = asyncio.Lock()
+
+    async def get(self, db: Database) -> Registry:
+        if self._registry is not None and time.monotonic() - self._loaded_at < self.ttl:
+            return self._registry
+        async with self._lock:
+            if self._registry is None or time.monotonic() - self._loaded_at >= self.ttl:
+                async with db.reading() as session:
+                    self._registry = await load_registry(session)
+                self._loaded_at = time.monotonic()
+            return self._registry
+
+    def invalidate(self) -> None:
+        self._registry = None
 
 
 async def load_registry(session: AsyncSession) -> Registry:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from core.db import Database
 from core.keyfile import load_server_secrets
+from core.registry_store import RegistryCache
 from core.settings import Settings
 from crypto.server_secrets import ServerSecrets
 
@@ -23,8 +24,10 @@ class Runtime:
     # Argon2id runs here, off the event loop: bounded to the cores, because a
     # larger pool only adds memory and contention (SPEC §3).
     kdf_pool: ThreadPoolExecutor = field(init=False)
+    registry_cache: RegistryCache = field(init=False)
 
     def __post_init__(self) -> None:
+        self.registry_cache = RegistryCache(self.settings.registry_cache_seconds)
         self.kdf_pool = ThreadPoolExecutor(
             max_workers=self.settings.kdf_workers, thread_name_prefix="kdf"
         )

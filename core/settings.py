@@ -80,6 +80,8 @@ class Settings:
     # PBX name -> HMAC secret for /api/v1/pbx/* (docs/phone-and-mail.md).
     pbx_secrets: tuple[tuple[str, Secret], ...] = ()
     kdf_workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    # How long the router's view of units, rounds and 回避 may be reused (seconds).
+    registry_cache_seconds: float = 2.0
     # Public app abuse limits (in memory only; docs/web-channel.md).
     submissions_per_hour: int = 30
     failed_checks_per_hour: int = 20

@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import append_event
@@ -34,7 +34,6 @@ from core.county import BodyKind, today
 from core.errors import InvalidInput, NotFound
 from core.models import Body, BodyKey, Case, new_id
 from core.outbox import OutboxKind, enqueue
-from core.registry_store import load_registry
 from core.runtime import Runtime
 from crypto import CaseKey as DataKey
 from crypto import PublicKey, ReceiptKeys, derive_receipt_keys, generate_receipt, normalise_receipt
@@ -107,8 +106,7 @@ class IntakePipeline:
         receipt = generate_receipt()
         keys = await self.derive(receipt)
         day = today()
-        async with self.runtime.db.reading() as session:
-            registry = await load_registry(session)
+        registry = await self.runtime.registry_cache.get(self.runtime.db)
         decision = decide_report(
             RoutingFacts(
                 text=report.text,
@@ -120,19 +118,22 @@ class IntakePipeline:
                 registry=registry,
             )
         )
-        async with self.runtime.db.transaction() as session:
+        async with self.runtime.db.reading() as session:
             readers = await readers_for(session, decision)
-            sealed = seal_new_case(
-                case_id=draft.case_id,
-                data_key=draft.data_key,
-                report=report,
-                decision=decision,
-                receipt=keys,
-                readers=readers,
-                index_key=self.runtime.secrets.index_key,
-                today=day,
-                attachments=draft.attachments,
-            )
+        # Sealing (HPKE per reader) happens before the write transaction, so writers queue
+        # only for the inserts themselves.
+        sealed = seal_new_case(
+            case_id=draft.case_id,
+            data_key=draft.data_key,
+            report=report,
+            decision=decision,
+            receipt=keys,
+            readers=readers,
+            index_key=self.runtime.secrets.index_key,
+            today=day,
+            attachments=draft.attachments,
+        )
+        async with self.runtime.db.transaction() as session:
             await insert_case(session, sealed, draft.attachments)
             await append_event(
                 session,
@@ -215,22 +216,24 @@ class IntakePipeline:
 
 async def readers_for(session: AsyncSession, decision: Decision) -> list[Reader]:
     """Who can open a new case: the assignee, 巡察办 (it approves every 移交), and for reports
-    about inspectors also the 领导小组 (第二十七条). Destinations get the key only on approval."""
-    kinds = [BodyKind.OFFICE]
+    about inspectors also the 领导小组 (第二十七条). Destinations get the key only on approval.
+
+    One query: the newest active key generation of each of those bodies."""
+    kinds = [BodyKind.OFFICE.value]
     if decision.problem_type is ProblemType.INSPECTOR_MISCONDUCT:
-        kinds.append(BodyKind.LEADING_GROUP)
-    body_ids = {decision.assignee_body_id} | set(
-        await session.scalars(select(Body.id).where(Body.kind.in_([k.value for k in kinds])))
-    )
-    readers = []
-    for body_id in sorted(body_ids):
-        key = await session.scalar(
-            select(BodyKey)
-            .where(BodyKey.body_id == body_id, BodyKey.retired_at.is_(None))
-            .order_by(BodyKey.created_at.desc())
-            .limit(1)
+        kinds.append(BodyKind.LEADING_GROUP.value)
+    rows = await session.execute(
+        select(BodyKey.body_id, BodyKey.id, BodyKey.public_key)
+        .join(Body, Body.id == BodyKey.body_id)
+        .where(
+            or_(Body.id == decision.assignee_body_id, Body.kind.in_(kinds)),
+            BodyKey.retired_at.is_(None),
         )
-        if key is None:
-            raise NotFound("受理机构尚未配置密钥，请联系县委巡察办。", code="no_reader")
-        readers.append(Reader(body_id, key.id, PublicKey(key.public_key)))
-    return readers
+        .order_by(BodyKey.body_id, BodyKey.created_at.desc())
+    )
+    newest: dict[str, Reader] = {}
+    for body_id, key_id, public_key in rows:
+        newest.setdefault(body_id, Reader(body_id, key_id, PublicKey(public_key)))
+    if decision.assignee_body_id not in newest:
+        raise NotFound("受理机构尚未配置密钥，请联系县委巡察办。", code="no_reader")
+    return [newest[body_id] for body_id in sorted(newest)]

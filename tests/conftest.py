@@ -81,6 +81,8 @@ def make_settings(tmp_path: Path, database_url: str | None = None, **overrides: 
     if database_url is not None:
         env["XUNCHA_DATABASE_URL"] = database_url
     settings = Settings.from_env(env)
+    # No registry caching in tests: a test that adds a round expects the next report to see it.
+    overrides.setdefault("registry_cache_seconds", 0.0)
     return replace(settings, receipt_kdf=WEAK_KDF, password_kdf=WEAK_KDF, **overrides)  # type: ignore[arg-type]
 
 
