@@ -37,6 +37,8 @@ eval: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench_crypto.py
 	$(BIN)/python bench/bench_classify.py
+	$(BIN)/python bench/bench_intake.py
+	$(BIN)/python bench/bench_queue.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
