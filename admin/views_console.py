@@ -23,7 +23,7 @@ from admin.policy import Rule
 from admin.views_cases_api import page_limit, queue_filter
 from admin.web import Staff, endpoint, form_text, render, runtime_of
 from core.access import Cursor, queue_page
-from core.cases import MessageKind
+from core.cases import MessageKind, Status
 from core.county import today
 from core.errors import InvalidInput
 from core.models import Body, Case, Unit
@@ -31,6 +31,7 @@ from core.transfers import decide_transfer, propose_transfer, record_feedback
 from core.triage import (
     Action,
     Tags,
+    allowed_actions,
     close_case,
     record_triage,
     refuse_case,
@@ -93,12 +94,15 @@ async def case_page(request: Request, staff: Staff) -> Response:
     )
     day = today()
     due = deadline_status(dossier.case.due_on, day) if dossier.case.due_on else None
+    # Forms are shown when the role may act (policy) and the case's state allows it (triage).
+    possible = {action.value for action in allowed_actions(Status(dossier.case.status))}
     return render(
         request,
         staff,
         "case.html",
         dossier=dossier,
         allowed={rule.value for rule in permissions.granted},
+        possible=possible,
         due=due,
         deadline=_deadline(day),
     )

@@ -128,3 +128,22 @@ async def test_attachment_downloads_decrypted_as_an_attachment(
     assert "attachment.downloaded" in kinds
     missing = await group1.get(f"/api/v1/cases/{case_id}/attachments/nope")
     assert missing.status_code == 404
+
+
+async def test_case_page_offers_only_the_actions_the_state_allows(
+    login: Login, demo_runtime: Runtime
+) -> None:
+    case_id, _ = await submit(demo_runtime)
+    group1, xcb = await login("group1"), await login("xcb")
+    fresh = (await group1.get(f"/cases/{case_id}")).text
+    assert f"/cases/{case_id}/triage" in fresh
+    assert f'/cases/{case_id}/transfer"' in fresh
+    assert "/transfer/approve" not in fresh
+    await group1.post(
+        f"/api/v1/cases/{case_id}/transfer",
+        json={"destination": "county_discipline_commission", "note": "请核查"},
+    )
+    proposed = (await xcb.get(f"/cases/{case_id}")).text
+    assert "/transfer/approve" in proposed
+    assert f"/cases/{case_id}/triage" not in proposed
+    assert f'/cases/{case_id}/transfer"' not in proposed
