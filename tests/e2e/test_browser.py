@@ -59,7 +59,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
         XUNCHA_RECEIPT_KDF_MEMORY_KIB="8192",
         XUNCHA_RECEIPT_KDF_ITERATIONS="1",
     )
-    process = subprocess.Popen(  # noqa: S603 — our own CLI
+    process = subprocess.Popen(
         [sys.executable, "-m", "admin.cli", "serve", "--demo"],
         env=env,
         stdout=subprocess.DEVNULL,
@@ -69,8 +69,8 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
         deadline = time.monotonic() + 90
         while True:
             try:
-                urllib.request.urlopen(f"http://127.0.0.1:{public}/healthz", timeout=1)  # noqa: S310
-                urllib.request.urlopen(f"http://127.0.0.1:{staff}/healthz", timeout=1)  # noqa: S310
+                urllib.request.urlopen(f"http://127.0.0.1:{public}/healthz", timeout=1)
+                urllib.request.urlopen(f"http://127.0.0.1:{staff}/healthz", timeout=1)
                 break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
