@@ -20,11 +20,12 @@ from admin.policy import CaseFacts, Permissions, Rule, allows, case_permissions
 from admin.web import Staff
 from core.access import open_data_key, visible_case
 from core.audit import append_event
-from core.cases import attachment_field
+from core.cases import Status, attachment_field
 from core.errors import Forbidden, NotFound
 from core.models import Attachment, BlobChunk, Case
 from core.runtime import Runtime
 from core.transfers import approved_transfer, pending_transfer
+from core.triage import Action, allowed_actions
 from crypto import CaseKey as DataKey
 from crypto import StreamOpener
 
@@ -40,6 +41,24 @@ async def case_facts(session: AsyncSession, case: Case) -> CaseFacts:
         status=case.status,
         transfer_destination_body_id=approved.destination_body_id if approved else None,
         pending_transfer=await pending_transfer(session, case.id) is not None,
+    )
+
+
+# Which state-machine steps each case rule needs (core.triage); reading and writing need none.
+_STEPS: dict[Rule, frozenset[Action]] = {
+    Rule.TRIAGE: frozenset({Action.TRIAGE}),
+    Rule.PROPOSE_TRANSFER: frozenset({Action.PROPOSE_TRANSFER}),
+    Rule.DECIDE_TRANSFER: frozenset({Action.APPROVE_TRANSFER}),
+    Rule.FEEDBACK: frozenset({Action.FEEDBACK}),
+    Rule.CLOSE: frozenset({Action.CLOSE, Action.DUPLICATE, Action.NOT_ACCEPT}),
+}
+
+
+def usable_now(permissions: Permissions, status: str) -> frozenset[Rule]:
+    """The rules the user holds on this case that its current state also allows."""
+    possible = allowed_actions(Status(status))
+    return frozenset(
+        rule for rule in permissions.granted if rule not in _STEPS or _STEPS[rule] & possible
     )
 
 

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from admin.casework import act, download_attachment, iter_file, view_case
+from admin.casework import act, download_attachment, iter_file, usable_now, view_case
 from admin.dossier import Dossier
 from admin.policy import Permissions, Rule
 from admin.web import Staff, endpoint, runtime_of
@@ -163,7 +163,7 @@ def dossier_json(dossier: Dossier, permissions: Permissions, on: date) -> dict[s
             for t in dossier.transfers
         ],
         "related": [case_summary(c, on) for c in dossier.related],
-        "allowed": sorted(rule.value for rule in permissions.granted),
+        "allowed": sorted(rule.value for rule in usable_now(permissions, dossier.case.status)),
     }
 
 

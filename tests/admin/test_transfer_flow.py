@@ -78,6 +78,9 @@ async def test_destination_reads_only_after_approval(login: Login, demo_runtime:
     assert seen.json()["due_on"] == due.isoformat()
     assert seen.json()["transfers"][0]["note"] == "请县纪委核查"
     assert "feedback" in seen.json()["allowed"]
+    office_view = set((await xcb.get(f"/api/v1/cases/{case_id}")).json()["allowed"])
+    assert "reply" in office_view
+    assert not office_view & {"triage", "decide_transfer", "close"}  # not in this state
     # Another destination body still sees nothing.
     assert (await zzb.get(f"/api/v1/cases/{case_id}")).status_code == 404
 
