@@ -76,9 +76,9 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
                 if process.poll() is not None or time.monotonic() > deadline:
                     pytest.fail("xuncha serve did not start")
                 time.sleep(0.3)
-        # The staff cookie is Secure and __Host-: browsers accept it over plain HTTP only from
-        # "localhost", which they treat as a secure origin.
-        yield Service(f"http://127.0.0.1:{public}", f"http://localhost:{staff}")
+        # The staff cookie is Secure and __Host-: Chromium accepts it over plain HTTP from
+        # loopback, which it treats as a secure origin (so `make run` works as printed).
+        yield Service(f"http://127.0.0.1:{public}", f"http://127.0.0.1:{staff}")
     finally:
         process.send_signal(signal.SIGTERM)
         try:
