@@ -18,6 +18,7 @@ from admin.policy import Rule
 from admin.sessions import COOKIE_NAME, csrf_token, revoke_session, revoke_user_sessions
 from admin.web import Staff, endpoint, form_text, public_endpoint, render, runtime_of
 from core.audit import append_event
+from core.county import Role
 from core.errors import InvalidInput, XunchaError
 from core.models import User
 from core.web import read_json
@@ -30,6 +31,11 @@ ENROLMENT_MAX_AGE = 600
 def _authenticator(request: Request) -> Authenticator:
     authenticator: Authenticator = request.app.state.authenticator
     return authenticator
+
+
+def start_page(outcome: LoginOutcome) -> str:
+    """Where a user lands after login: operators cannot list cases, so they start at entry."""
+    return "/hotline" if outcome.user.role == Role.OPERATOR.value else "/"
 
 
 def _set_cookie(request: Request, response: Response, outcome: LoginOutcome) -> None:
@@ -121,7 +127,7 @@ async def login_submit(request: Request, _staff: Staff | None) -> Response:
         )
         response.headers.update(_throttled_headers(exc))
         return response
-    next_page = "/" if outcome.enrolled else "/account/totp"
+    next_page = start_page(outcome) if outcome.enrolled else "/account/totp"
     if outcome.recovery_code is not None:
         response = render(
             request, None, "recovery.html", recovery_code=outcome.recovery_code, next=next_page

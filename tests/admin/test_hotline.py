@@ -177,3 +177,17 @@ async def test_console_form_keeps_input_on_error_and_checks_csrf(
     )
     assert forged.status_code == 403
     assert await case_count(demo_runtime) == 0
+
+
+@pytest.mark.parametrize(("username", "start"), [("hotline", "/hotline"), ("group1", "/")])
+async def test_login_form_starts_each_role_where_it_can_work(
+    client: httpx.AsyncClient, username: str, start: str
+) -> None:
+    from tests.conftest import DEMO_PASSWORD
+
+    answer = await client.post("/login", data={"username": username, "password": DEMO_PASSWORD})
+    assert answer.status_code == 303
+    assert answer.headers["location"] == start
+    page = await client.get(start)
+    assert page.status_code == 200
+    assert ('href="/hotline"' in page.text) is (username == "hotline")
