@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 from routing.classification import Classification
 from routing.combine import StackedHead, evidence_vector
@@ -68,6 +68,7 @@ def _softmax(values: tuple[float, ...], temperature: float) -> list[float]:
     return [e / total for e in exps]
 
 
+@lru_cache(maxsize=4096)
 def accuses_inspection_body(unit: str | None) -> bool:
     """The accused unit is a 巡察组 or the 巡察办 itself (not a unit under inspection)."""
     unit_text = normalise(unit or "")

@@ -78,6 +78,7 @@ class Lexicon:
     objects: dict[str, tuple[str, ...]]
     cues: dict[str, tuple[str, ...]]
     automaton: ahocorasick.Automaton
+    rules_by_act: dict[str, tuple[tuple[int, ActRule], ...]]  # act class → its act rules
 
 
 def _rows(name: str, columns: int) -> list[tuple[int, list[str]]]:
@@ -224,4 +225,7 @@ def load_lexicon() -> Lexicon:
     cues = _read_cues()
     act_rules = _read_act_rules(acts, objects)
     automaton = _build_automaton(terms, acts, objects, cues)
-    return Lexicon(terms, act_rules, acts, objects, cues, automaton)
+    rules_by_act = {
+        act: tuple((i, rule) for i, rule in enumerate(act_rules) if rule.act == act) for act in acts
+    }
+    return Lexicon(terms, act_rules, acts, objects, cues, automaton, rules_by_act)

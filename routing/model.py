@@ -22,7 +22,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
-from operator import itemgetter
+from operator import add, itemgetter
 from typing import TypeVar
 
 import ahocorasick
@@ -211,7 +211,8 @@ class NgramModel:
         scores = {}
         for head, classes in self.heads.items():
             start = self.offsets[head]
-            logits = tuple(prior + sums[start + i] for i, prior in enumerate(self.priors[head]))
+            priors = self.priors[head]
+            logits = tuple(map(add, priors, sums[start : start + len(priors)]))
             scores[head] = HeadScores(classes, logits, feature_ids)
         return scores
 

@@ -226,9 +226,10 @@ class _Scanner:
         evidence.sentence = f"{quoted}→{target}"
 
     def _close_sentence(self) -> None:
+        rules_by_act = self.lexicon.rules_by_act
         for act, act_phrase in self.acts:
-            for index, rule in enumerate(self.lexicon.act_rules):
-                if rule.act != act or rule.obj not in self.objects:
+            for index, rule in rules_by_act[act]:
+                if rule.obj not in self.objects:
                     continue
                 self._inspector_acted()
                 if index not in self.fired_acts:
