@@ -124,6 +124,8 @@ def _custody_text(settings: Settings) -> str | None:
 
 
 def _write_custody_file(path: Path, armour: str) -> Path:
+    # With PostgreSQL and the key file elsewhere, nothing else may have made the data dir yet.
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(armour)
