@@ -71,7 +71,7 @@ async def test_two_instances_share_cases_and_keys(fresh_database_url: str, tmp_p
             )
             # Both start together: init must neither duplicate the demo county nor the keys.
             processes.append(
-                subprocess.Popen(  # noqa: S603 — our own CLI
+                subprocess.Popen(
                     [sys.executable, "-m", "admin.cli", "serve", "--demo"],
                     env=env,
                     stdout=subprocess.DEVNULL,
