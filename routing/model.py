@@ -129,7 +129,7 @@ class HeadScores:
 class NgramModel:
     """A loaded model: vocabulary automaton, packed weights, per-class weights for explaining."""
 
-    def __init__(self, data: dict[str, object], alpha: float = 0.1) -> None:
+    def __init__(self, data: dict[str, object], alpha: float = 0.2) -> None:
         heads = _field(data, "heads", dict)
         features = _field(data, "features", dict)
         per_class = _field(data, "reports_per_class", list)
