@@ -6,12 +6,16 @@ The mix is every corpus and development-set report (texts from a few dozen chara
 letters), repeated to at least N reports. The baseline is decoding and encoding the same JSON
 lines, the I/O that ``xuncha classify`` cannot avoid; the ratio says how many times more the
 classifier costs than that I/O.
+
+It then times the command itself, ``xuncha classify`` in a child process with the lines on
+stdin (interpreter start and model load included), which spreads chunks over the cores.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -61,6 +65,24 @@ def run_classifier(records: list[dict[str, object]]) -> float:
     return time.perf_counter() - start
 
 
+def run_command(lines: list[str]) -> float:
+    """Wall time of `xuncha classify` over ``lines``, start-up included."""
+    payload = "".join(line + "\n" for line in lines)
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "admin.cli", "classify"],
+        input=payload,
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+    )
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0 or done.stdout.count("\n") != len(lines):
+        raise SystemExit(f"xuncha classify failed: {done.stderr.strip()[:500]}")
+    return elapsed
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=20_000)
@@ -76,7 +98,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"classify: {rate:,.0f} reports/s ({elapsed * 1e6 / len(records):.0f} µs each)")
     print(f"JSON decode+encode baseline: {len(lines) / baseline:,.0f} lines/s")
     print(f"classify costs {elapsed / baseline:.1f}x the JSON baseline")
-    print("target ≥ 5,000 reports/s:", "met" if rate >= 5000 else "NOT met")
+    print("in-process, one core:", "≥ 5,000/s" if rate >= 5000 else "below 5,000/s")
+    # A batch run of the command: 5x the lines, so the ~1 s start-up (interpreter, model) is
+    # measured too but does not dominate.
+    batch = lines * 5
+    command = len(batch) / run_command(batch)
+    print(
+        f"xuncha classify, {len(batch)} lines (all cores, start-up included): "
+        f"{command:,.0f} reports/s"
+    )
+    print(f"command vs in-process one core: {command / rate:.2f}x")
+    print("target ≥ 5,000 reports/s for xuncha classify:", "met" if command >= 5000 else "NOT met")
     return 0
 
 
