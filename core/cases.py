@@ -286,6 +286,25 @@ async def case_by_receipt(session: AsyncSession, receipt: ReceiptKeys) -> Case |
     )
 
 
+async def case_for_reporter(
+    session: AsyncSession, receipt: ReceiptKeys
+) -> tuple[Case, DataKey] | None:
+    """The case a receipt opens and its data key, in one query (None: no such case)."""
+    row = (
+        await session.execute(
+            select(Case, CaseKey.wrapped)
+            .outerjoin(CaseKey, (CaseKey.case_id == Case.id) & CaseKey.body_key_id.is_(None))
+            .where(Case.receipt_lookup == bytes.fromhex(receipt.lookup_id))
+        )
+    ).first()
+    if row is None:
+        return None
+    case, wrapped = row
+    if wrapped is None:  # pragma: no cover - every case is created with a reporter key
+        raise LookupError("case without reporter key")
+    return case, unwrap_case_key_for_reporter(wrapped, case.id, receipt.reporter_key)
+
+
 async def reporter_data_key(session: AsyncSession, case: Case, receipt: ReceiptKeys) -> DataKey:
     wrapped = await session.scalar(
         select(CaseKey.wrapped).where(CaseKey.case_id == case.id, CaseKey.body_key_id.is_(None))

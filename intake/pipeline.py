@@ -23,11 +23,10 @@ from core.cases import (
     Status,
     ThreadMessage,
     add_message,
-    case_by_receipt,
+    case_for_reporter,
     insert_attachment,
     insert_case,
     read_thread,
-    reporter_data_key,
     seal_new_case,
 )
 from core.county import BodyKind, today
@@ -157,10 +156,7 @@ class IntakePipeline:
     async def reporter_view(self, receipt_text: str) -> ReporterView:
         keys = await self.derive(normalise_receipt(receipt_text))
         async with self.runtime.db.reading() as session:
-            case = await case_by_receipt(session, keys)
-            if case is None:
-                raise NotFound("未找到与该查询码对应的举报。")
-            data_key = await reporter_data_key(session, case, keys)
+            case, data_key = await _reporter_case(session, keys)
             messages = await read_thread(session, case, data_key)
         return ReporterView(
             Status(case.status),
@@ -183,10 +179,7 @@ class IntakePipeline:
         if keys is None:
             keys = await self.derive(receipt)
         async with self.runtime.db.transaction() as session:
-            case = await case_by_receipt(session, keys)
-            if case is None:
-                raise NotFound("未找到与该查询码对应的举报。")
-            data_key = await reporter_data_key(session, case, keys)
+            case, data_key = await _reporter_case(session, keys)
             message = await add_message(
                 session, case, data_key, MessageKind.FROM_REPORTER, text, today=today()
             )
@@ -208,10 +201,15 @@ class IntakePipeline:
         """For channels that stream attachments into an existing case (adding information)."""
         keys = await self.derive(normalise_receipt(receipt_text))
         async with self.runtime.db.reading() as session:
-            case = await case_by_receipt(session, keys)
-            if case is None:
-                raise NotFound("未找到与该查询码对应的举报。")
-            return case, await reporter_data_key(session, case, keys), keys
+            case, data_key = await _reporter_case(session, keys)
+            return case, data_key, keys
+
+
+async def _reporter_case(session: AsyncSession, keys: ReceiptKeys) -> tuple[Case, DataKey]:
+    found = await case_for_reporter(session, keys)
+    if found is None:
+        raise NotFound("未找到与该查询码对应的举报。")
+    return found
 
 
 async def readers_for(session: AsyncSession, decision: Decision) -> list[Reader]:
