@@ -328,14 +328,44 @@ async def read_thread(
     query = select(Message).where(Message.case_id == case.id).order_by(Message.seq)
     if not include_notes:
         query = query.where(Message.kind != MessageKind.STAFF_NOTE.value)
-    return [
-        ThreadMessage(
-            MessageKind(m.kind),
-            open_text(data_key, case.id, message_field(m.id), m.sealed),
-            m.created_on,
+    return [_opened(m, case, data_key) for m in await session.scalars(query)]
+
+
+async def reporter_case_and_thread(
+    session: AsyncSession, receipt: ReceiptKeys
+) -> tuple[Case, list[ThreadMessage]] | None:
+    """What a receipt opens, in one query: the case and its thread without staff notes.
+
+    The case key is unwrapped with the receipt's reporter key, as in `case_for_reporter`;
+    one row per message (one row with no message when the thread is empty).
+    """
+    rows = (
+        await session.execute(
+            select(Case, CaseKey.wrapped, Message)
+            .outerjoin(CaseKey, (CaseKey.case_id == Case.id) & CaseKey.body_key_id.is_(None))
+            .outerjoin(
+                Message,
+                (Message.case_id == Case.id) & (Message.kind != MessageKind.STAFF_NOTE.value),
+            )
+            .where(Case.receipt_lookup == bytes.fromhex(receipt.lookup_id))
+            .order_by(Message.seq)
         )
-        for m in await session.scalars(query)
-    ]
+    ).all()
+    if not rows:
+        return None
+    case, wrapped, _ = rows[0]
+    if wrapped is None:  # pragma: no cover - every case is created with a reporter key
+        raise LookupError("case without reporter key")
+    data_key = unwrap_case_key_for_reporter(wrapped, case.id, receipt.reporter_key)
+    return case, [_opened(m, case, data_key) for _, _, m in rows if m is not None]
+
+
+def _opened(message: Message, case: Case, data_key: DataKey) -> ThreadMessage:
+    return ThreadMessage(
+        MessageKind(message.kind),
+        open_text(data_key, case.id, message_field(message.id), message.sealed),
+        message.created_on,
+    )
 
 
 async def add_message(

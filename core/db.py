@@ -35,6 +35,10 @@ def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
             url,
             echo=echo,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            # Sessions here always end their transaction (commit or rollback) before the
+            # connection goes back, and a Connection closed mid-transaction rolls back itself;
+            # the pool's extra rollback would be one more thread round trip (aiosqlite) per use.
+            pool_reset_on_return=None,
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine

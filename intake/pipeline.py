@@ -26,7 +26,7 @@ from core.cases import (
     case_for_reporter,
     insert_attachment,
     insert_case,
-    read_thread,
+    reporter_case_and_thread,
     seal_new_case,
 )
 from core.county import BodyKind, today
@@ -156,8 +156,10 @@ class IntakePipeline:
     async def reporter_view(self, receipt_text: str) -> ReporterView:
         keys = await self.derive(normalise_receipt(receipt_text))
         async with self.runtime.db.reading() as session:
-            case, data_key = await _reporter_case(session, keys)
-            messages = await read_thread(session, case, data_key)
+            found = await reporter_case_and_thread(session, keys)
+        if found is None:
+            raise NotFound("未找到与该查询码对应的举报。")
+        case, messages = found
         return ReporterView(
             Status(case.status),
             case.status_changed_on.isoformat(),
