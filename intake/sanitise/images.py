@@ -28,7 +28,10 @@ def _keep_segment(marker: int, payload_start: bytes) -> bool:
     return True
 
 
-class JpegCleaner:
+class _SegmentFilter:
+    """Shared machinery of the two image cleaners: bytes arrive in any chunking; whole
+    segments (JPEG) or chunks (PNG) are either copied through or skipped as they stream."""
+
     sanitised = True
 
     def __init__(self) -> None:
@@ -44,6 +47,22 @@ class JpegCleaner:
             pass
         return bytes(out)
 
+    def _step(self, out: bytearray) -> bool:
+        raise NotImplementedError
+
+    def _pass_segment(self, out: bytearray) -> bool:
+        """Copy or drop what is left of the current segment; False when waiting for bytes."""
+        n = min(len(self._buf), self._copy or self._skip)
+        if self._copy:
+            out += self._buf[:n]
+            self._copy -= n
+        else:
+            self._skip -= n
+        del self._buf[:n]
+        return bool(n)
+
+
+class JpegCleaner(_SegmentFilter):
     def finish(self) -> bytes:
         out = bytearray()
         while self._step(out):
@@ -56,16 +75,9 @@ class JpegCleaner:
         return bytes(out)
 
     def _step(self, out: bytearray) -> bool:
-        buf = self._buf
         if self._copy or self._skip:
-            n = min(len(buf), self._copy or self._skip)
-            if self._copy:
-                out += buf[:n]
-                self._copy -= n
-            else:
-                self._skip -= n
-            del buf[:n]
-            return bool(n)
+            return self._pass_segment(out)
+        buf = self._buf
         if self._state == "start":
             if len(buf) < 2:
                 return False
@@ -138,22 +150,7 @@ class JpegCleaner:
 _DROPPED_PNG = {b"tEXt", b"iTXt", b"zTXt", b"eXIf", b"tIME"}
 
 
-class PngCleaner:
-    sanitised = True
-
-    def __init__(self) -> None:
-        self._buf = bytearray()
-        self._state = "start"
-        self._copy = 0
-        self._skip = 0
-
-    def feed(self, chunk: bytes) -> bytes:
-        self._buf += chunk
-        out = bytearray()
-        while self._step(out):
-            pass
-        return bytes(out)
-
+class PngCleaner(_SegmentFilter):
     def finish(self) -> bytes:
         out = bytearray()
         while self._step(out):
@@ -163,16 +160,9 @@ class PngCleaner:
         return bytes(out)
 
     def _step(self, out: bytearray) -> bool:
-        buf = self._buf
         if self._copy or self._skip:
-            n = min(len(buf), self._copy or self._skip)
-            if self._copy:
-                out += buf[:n]
-                self._copy -= n
-            else:
-                self._skip -= n
-            del buf[:n]
-            return bool(n)
+            return self._pass_segment(out)
+        buf = self._buf
         if self._state == "done":
             buf.clear()
             return False
