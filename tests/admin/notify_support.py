@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import socket
 import threading
 import time
 from collections import Counter
@@ -20,15 +19,10 @@ from admin.mailer import Mailer, SmtpConfig
 from admin.worker import NotificationWorker, TickReport, WorkerConfig
 from core.runtime import Runtime
 from core.settings import Secret
+from tests.processes import free_port
 
 STAFF_URL = "https://staff.xuncha.example/"
 SENDER = "noreply@xuncha.example"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class MailSink:

@@ -6,7 +6,6 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
 from datetime import UTC, datetime
@@ -22,20 +21,11 @@ from core.models import OutboxItem, User
 from core.outbox import OutboxKind, enqueue
 from core.settings import Settings
 from tests.admin.notify_support import MailSink, free_port, smtp_server
-
-XUNCHA = [sys.executable, "-m", "admin.cli"]
+from tests.processes import XUNCHA, xuncha_env
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("XUNCHA_")}
-    env.update(
-        XUNCHA_DATA_DIR=str(tmp_path / "data"),
-        XUNCHA_DEMO_PASSWORD="demo-password-42",
-        XUNCHA_RECEIPT_KDF_MEMORY_KIB="8192",
-        XUNCHA_RECEIPT_KDF_ITERATIONS="1",
-    )
-    env.update(extra)
-    return env
+    return xuncha_env(tmp_path / "data", **extra)
 
 
 def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:

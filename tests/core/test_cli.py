@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -15,25 +13,11 @@ from pathlib import Path
 
 import pytest
 
-XUNCHA = [sys.executable, "-m", "admin.cli"]
+from tests.processes import XUNCHA, free_port, xuncha_env
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("XUNCHA_")}
-    env.update(
-        XUNCHA_DATA_DIR=str(tmp_path / "data"),
-        XUNCHA_DEMO_PASSWORD="demo-password-42",
-        XUNCHA_RECEIPT_KDF_MEMORY_KIB="8192",
-        XUNCHA_RECEIPT_KDF_ITERATIONS="1",
-    )
-    env.update(extra)
-    return env
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    return xuncha_env(tmp_path / "data", **extra)
 
 
 def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -80,12 +64,12 @@ def test_taken_port_is_one_line(tmp_path: Path) -> None:
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int, int]]:
-    public, staff = _free_port(), _free_port()
+    public, staff = free_port(), free_port()
     env = _env(
         tmp_path,
         XUNCHA_PUBLIC_BIND=f"127.0.0.1:{public}",
         XUNCHA_STAFF_BIND=f"127.0.0.1:{staff}",
-        XUNCHA_MAILBOX_BIND=f"127.0.0.1:{_free_port()}",
+        XUNCHA_MAILBOX_BIND=f"127.0.0.1:{free_port()}",
     )
     process = subprocess.Popen(  # noqa: S603 — our own CLI
         [*XUNCHA, "serve", "--demo"],

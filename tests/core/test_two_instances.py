@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,13 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.processes import free_port
+
 pytestmark = pytest.mark.anyio
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _post(url: str, payload: dict[str, str]) -> tuple[int, dict[str, object]]:
@@ -56,7 +51,7 @@ async def test_two_instances_share_cases_and_keys(fresh_database_url: str, tmp_p
     publics = []
     try:
         for n in range(2):
-            public = _free_port()
+            public = free_port()
             env = {k: v for k, v in os.environ.items() if not k.startswith("XUNCHA_")}
             env.update(
                 XUNCHA_DATA_DIR=str(tmp_path / f"instance{n}"),
@@ -64,8 +59,8 @@ async def test_two_instances_share_cases_and_keys(fresh_database_url: str, tmp_p
                 XUNCHA_KEY_FILE=str(shared_key_file),
                 XUNCHA_DEMO_PASSWORD="demo-password-42",
                 XUNCHA_PUBLIC_BIND=f"127.0.0.1:{public}",
-                XUNCHA_STAFF_BIND=f"127.0.0.1:{_free_port()}",
-                XUNCHA_MAILBOX_BIND=f"127.0.0.1:{_free_port()}",
+                XUNCHA_STAFF_BIND=f"127.0.0.1:{free_port()}",
+                XUNCHA_MAILBOX_BIND=f"127.0.0.1:{free_port()}",
                 XUNCHA_RECEIPT_KDF_MEMORY_KIB="8192",
                 XUNCHA_RECEIPT_KDF_ITERATIONS="1",
             )

@@ -10,7 +10,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.processes import free_port
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -35,12 +36,6 @@ class Service:
     staff: str
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     if not Path(CHROMIUM).exists():
@@ -48,14 +43,14 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
             pytest.fail("Debian chromium is required for the browser tests (.ci/run installs it)")
         pytest.skip("chromium is not installed")
     data = tmp_path_factory.mktemp("browser")
-    public, staff = _free_port(), _free_port()
+    public, staff = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("XUNCHA_")}
     env.update(
         XUNCHA_DATA_DIR=str(data),
         XUNCHA_DEMO_PASSWORD=PASSWORD,
         XUNCHA_PUBLIC_BIND=f"127.0.0.1:{public}",
         XUNCHA_STAFF_BIND=f"127.0.0.1:{staff}",
-        XUNCHA_MAILBOX_BIND=f"127.0.0.1:{_free_port()}",
+        XUNCHA_MAILBOX_BIND=f"127.0.0.1:{free_port()}",
         XUNCHA_RECEIPT_KDF_MEMORY_KIB="8192",
         XUNCHA_RECEIPT_KDF_ITERATIONS="1",
     )

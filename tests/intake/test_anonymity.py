@@ -7,7 +7,6 @@ import asyncio
 import json
 import logging
 import re
-import socket
 from dataclasses import replace
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from intake import pipeline as pipeline_module
 from intake.app import create_app
 from tests.conftest import BACKENDS
 from tests.intake.conftest import csrf_token, multipart
+from tests.processes import free_port
 
 pytestmark = pytest.mark.anyio
 
@@ -169,18 +169,12 @@ async def test_no_log_line_carries_an_address_a_receipt_or_content(
         assert record.exc_info is None, record.name  # a traceback would carry the text
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.mark.parametrize("fresh_database_url", ["sqlite"], indirect=True)
 async def test_served_by_hypercorn_without_access_log_or_version(
     demo_runtime: Runtime, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    port = _free_port()
+    port = free_port()
     app = create_app(demo_runtime.settings, demo_runtime)
     stop = asyncio.Event()
     server = asyncio.create_task(

@@ -25,6 +25,7 @@ from core.models import Case
 from core.settings import Settings
 from tests.conftest import BACKENDS
 from tests.intake.test_mailbox import INBOX, SENDER, crlf, gbk_mail
+from tests.processes import free_port
 
 pytestmark = [
     pytest.mark.anyio,
@@ -33,12 +34,6 @@ pytestmark = [
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def wait_for_port(port: int, process: subprocess.Popen[bytes], seconds: float = 60) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
@@ -18,6 +17,7 @@ from core.models import Attachment, BlobChunk, Case
 from core.runtime import Runtime
 from core.settings import Bind
 from intake.app import create_app
+from tests.processes import free_port
 
 pytestmark = [
     pytest.mark.anyio,
@@ -27,17 +27,11 @@ pytestmark = [
 MIB = 1024 * 1024
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 async def served(demo_runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
     settings = replace(demo_runtime.settings, max_attachment_bytes=MIB)
     app = create_app(settings, demo_runtime)
-    port = _free_port()
+    port = free_port()
     stop = asyncio.Event()
     config = hypercorn_config(Bind("127.0.0.1", port))
     server = asyncio.create_task(serve(app, config, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
