@@ -7,7 +7,7 @@ failed-check budget (see ratelimit.py and receipts.py).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, cast
 
 from core.runtime import Runtime
@@ -71,22 +71,43 @@ class WebChannel:
                 check_form(form.fields)
             return draft.case_id, draft.data_key
 
-        reader = MultipartReader(
-            content_type,
-            self.upload_limits,
-            allowed_fields=FORM_FIELDS | extra_fields,
-            seal_target=target,
-            on_field=on_field,
+        form = await self._read_form(
+            content_type, body, FORM_FIELDS | extra_fields, target, on_field, check_form
         )
-        form = await reader.read(body)
         try:
-            if check_form is not None:
-                check_form(form.fields)
             report = report_from_form(form.fields)
             draft.attachments.extend(form.attachments)
             return await self.pipeline.submit(report, draft)
         finally:
             form.close()
+
+    async def _read_form(
+        self,
+        content_type: str,
+        body: AsyncIterator[bytes],
+        allowed_fields: frozenset[str],
+        target: Callable[[ReceivedForm], Awaitable[SealTarget]],
+        on_field: FieldHook | None,
+        check_form: FormCheck | None,
+    ) -> ReceivedForm:
+        """Read a multipart form, sealing files as they stream; the caller closes it.
+
+        ``check_form`` runs once more on the complete fields (fields after the files too)."""
+        reader = MultipartReader(
+            content_type,
+            self.upload_limits,
+            allowed_fields=allowed_fields,
+            seal_target=target,
+            on_field=on_field,
+        )
+        form = await reader.read(body)
+        if check_form is not None:
+            try:
+                check_form(form.fields)
+            except BaseException:
+                form.close()
+                raise
+        return form
 
     # --- the receipt holder's side --------------------------------------------------------
 
@@ -131,17 +152,10 @@ class WebChannel:
             opened.append(keys)
             return case.id, data_key
 
-        reader = MultipartReader(
-            content_type,
-            self.upload_limits,
-            allowed_fields=RECEIPT_MESSAGE_FIELDS | extra_fields,
-            seal_target=target,
-            on_field=on_field,
+        form = await self._read_form(
+            content_type, body, RECEIPT_MESSAGE_FIELDS | extra_fields, target, on_field, check_form
         )
-        form = await reader.read(body)
         try:
-            if check_form is not None:
-                check_form(form.fields)
             text = form.fields.get("text", "")
             if opened:
                 receipt = parse_receipt(form.fields.get("receipt"))
