@@ -86,27 +86,26 @@ class StackedHead:
 def fit_head(
     classes: Sequence[str], vectors: Sequence[Sequence[float]], labels: Sequence[str]
 ) -> StackedHead:
-    """Multinomial logistic regression by full-batch gradient descent (deterministic)."""
+    """Multinomial logistic regression by full-batch gradient descent (deterministic).
+
+    The gradient is taken column by column (one C-level dot product per class and input), which
+    keeps a fit over a thousand reports to about a second in pure Python.
+    """
     width = len(vectors[0])
     weights = [[0.0] * width for _ in classes]
     targets = [classes.index(label) for label in labels]
     count = len(vectors)
+    columns = [[vector[j] for vector in vectors] for j in range(width)]
+    truth = [[1.0 if t == k else 0.0 for t in targets] for k in range(len(classes))]
     for _ in range(STEPS):
-        gradient = [[0.0] * width for _ in classes]
-        for vector, target in zip(vectors, targets, strict=True):
-            probs = _softmax(
-                [sum(w * x for w, x in zip(row, vector, strict=True)) for row in weights]
-            )
-            for k, p in enumerate(probs):
-                error = p - (1.0 if k == target else 0.0)
-                if error:
-                    row = gradient[k]
-                    for j, x in enumerate(vector):
-                        if x:
-                            row[j] += error * x
+        probabilities = [
+            _softmax([sum(map(mul, row, vector)) for row in weights]) for vector in vectors
+        ]
         for k, row in enumerate(weights):
-            for j in range(width):
-                row[j] -= LEARNING_RATE * (gradient[k][j] / count + L2 * row[j])
+            errors = [p[k] - y for p, y in zip(probabilities, truth[k], strict=True)]
+            for j, column in enumerate(columns):
+                gradient = sum(map(mul, errors, column))
+                row[j] -= LEARNING_RATE * (gradient / count + L2 * row[j])
     rounded = tuple(tuple(round(w, 6) for w in row) for row in weights)
     return StackedHead(tuple(classes), rounded)
 
