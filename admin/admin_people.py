@@ -1,7 +1,9 @@
-"""Console pages for administrators: users (invite, disable, reset 2FA, key grants) and 回避.
+"""Console pages for administrators: users (invite, re-invite, disable, reset 2FA, key grants,
+escrow recovery) and 回避.
 
-Every page needs Rule.ADMINISTER. A failed action re-renders its page with the message; an
-invitation code is shown once, on the page that created it, and never put in a URL.
+Every page needs Rule.ADMINISTER, escrow recovery Rule.RECOVER_WITH_ESCROW. A failed action
+re-renders its page with the message; an invitation code is shown once, on the page that
+created it, and never put in a URL.
 """
 
 from __future__ import annotations
@@ -10,15 +12,18 @@ from collections import defaultdict
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from admin.policy import Rule
 from admin.web import Staff, endpoint, form_text, render, runtime_of
-from core import body_keys, recusals, staff_admin
-from core.county import BodyKind, body_by_name
-from core.errors import XunchaError
+from core import body_keys, invitations, recusals, staff_admin
+from core.audit import append_event
+from core.county import BodyKind, body_by_name, now
+from core.errors import Conflict, InvalidInput, XunchaError
 from core.models import Body, Membership, Recusal, Unit, User
 
 BODY_KIND_LABELS = {
@@ -44,8 +49,10 @@ async def _users_context(request: Request, staff: Staff) -> dict[str, Any]:
             member_of[user_id].append(names[body_id])
         pending = await body_keys.pending_grants(session)
     mine = {b.name for b in staff.bodies}
+    at = now()
     return {
         "users": users,
+        "invitation_states": {u.id: invitations.invitation_state(u, at).value for u in users},
         "bodies": bodies,
         "member_of": member_of,
         "pending": pending,
@@ -103,6 +110,11 @@ async def user_action(request: Request, staff: Staff) -> Response:
                 email = form_text(form, "email")
                 await staff_admin.set_email(session, username, email, actor_id=staff.user.id)
                 notice = f"已更新 {username} 的通知邮箱。"
+            elif action == "reinvite":
+                invitation, granted = await _reinvite(session, username, staff)
+                return await _users_page(
+                    request, staff, invitation=invitation, granted=granted, reissued=True
+                )
             elif action == "join":
                 body = form_text(form, "body")
                 granted = await staff_admin.add_member(
@@ -116,6 +128,88 @@ async def user_action(request: Request, staff: Staff) -> Response:
     except XunchaError as exc:
         return await _users_page(request, staff, status=exc.status, error=exc.message)
     return await _users_page(request, staff, notice=notice)
+
+
+async def _reinvite(
+    session: AsyncSession, username: str, staff: Staff
+) -> tuple[invitations.Invitation, bool]:
+    """A new invitation for a user who never set a password (the old one expired or was lost).
+
+    A user with a password is refused here: re-keying them would throw their key away, which is
+    what escrow recovery is for (and the recovery code, before that).
+    """
+    user = await invitations.user_by_username(session, username)
+    if invitations.invitation_state(user) is invitations.InvitationState.ACCEPTED:
+        raise Conflict(
+            f"{username} 已设置密码：忘记密码请用恢复码找回（登录页“忘记密码？”），"
+            "恢复码也遗失时请用托管恢复。"
+        )
+    return await staff_admin.reissue_invitation(
+        session, username, escrow=None, actor_id=staff.user.id
+    )
+
+
+# --- escrow recovery (托管恢复) -------------------------------------------------------------
+# The escrow private key opens every body key. It reaches this page as an uploaded file, is
+# parsed in memory (far below the size at which the form parser spools to disk), used inside
+# one transaction and dropped: nothing stores or logs it; the audit records its key id only.
+
+MAX_ESCROW_UPLOAD = 16 * 1024  # the armour is about 300 bytes
+
+
+def _escrow_page(
+    request: Request, staff: Staff, username: str, *, status: int = 200, **extra: Any
+) -> Response:
+    return render(request, staff, "recover_escrow.html", status=status, username=username, **extra)
+
+
+async def _uploaded_escrow(request: Request) -> str:
+    upload = (await request.form()).get("escrow_key")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        raise InvalidInput("请选择托管私钥文件。", code="no_escrow_key")
+    try:
+        data = await upload.read(MAX_ESCROW_UPLOAD + 1)
+    finally:
+        await upload.close()
+    if len(data) > MAX_ESCROW_UPLOAD:
+        raise InvalidInput("这不是托管私钥文件（文件过大）。", code="bad_escrow_key")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput("托管私钥格式不正确（请核对校验码）。", code="bad_escrow_key") from None
+
+
+@endpoint(Rule.RECOVER_WITH_ESCROW)
+async def escrow_recovery_page(request: Request, staff: Staff) -> Response:
+    username = request.path_params["username"]
+    async with runtime_of(request).db.reading() as session:
+        user = await invitations.user_by_username(session, username)
+    return _escrow_page(request, staff, user.username)
+
+
+@endpoint(Rule.RECOVER_WITH_ESCROW)
+async def escrow_recovery_submit(request: Request, staff: Staff) -> Response:
+    """What `xuncha user recover NAME --escrow-key FILE` does: a new keypair, every body key
+    of the user's memberships re-granted through escrow, and a new one-time invitation."""
+    username = request.path_params["username"]
+    runtime = runtime_of(request)
+    try:
+        if username == staff.user.username:
+            raise Conflict("不能对自己的账号执行托管恢复。")
+        escrow = body_keys.read_escrow_key(await _uploaded_escrow(request), runtime.secrets)
+        async with runtime.db.transaction() as session:
+            invitation, granted = await staff_admin.reissue_invitation(
+                session, username, escrow=escrow, actor_id=staff.user.id
+            )
+            await append_event(
+                session,
+                "keys.escrow_used",
+                actor_id=staff.user.id,
+                detail={"key_id": escrow.key_id, "purpose": "recovery", "user": username},
+            )
+    except XunchaError as exc:
+        return _escrow_page(request, staff, username, status=exc.status, error=exc.message)
+    return _escrow_page(request, staff, username, invitation=invitation, granted=granted)
 
 
 @endpoint(Rule.ADMINISTER)
@@ -237,6 +331,8 @@ routes: list[BaseRoute] = [
     Route("/admin/users", users_page, methods=["GET"]),
     Route("/admin/users", invite_submit, methods=["POST"]),
     Route("/admin/users/{username}", user_action, methods=["POST"]),
+    Route("/admin/users/{username}/recover", escrow_recovery_page, methods=["GET"]),
+    Route("/admin/users/{username}/recover", escrow_recovery_submit, methods=["POST"]),
     Route("/admin/grants", grant_submit, methods=["POST"]),
     Route("/admin/bodies", body_submit, methods=["POST"]),
     Route("/admin/recusals", recusals_page, methods=["GET"]),

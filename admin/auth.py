@@ -168,6 +168,19 @@ class Authenticator:
         enrolled = demo or user.totp_secret is not None
         return LoginOutcome(user, token, enrolled, recovery)
 
+    def refuse_if_throttled(self, username: str, user: User | None) -> None:
+        """The login throttle for other ways in (password recovery): raise while ``username``
+        waits; ``user`` None for an unknown or disabled name, throttled in memory like login."""
+        locked = self._unknown.locked_until(username) if user is None else user.locked_until
+        self._refuse_if_locked(locked, now())
+
+    async def count_failure(self, username: str, user: User | None, kind: str) -> None:
+        """One failure on the same counter as a wrong password (audited as ``kind``)."""
+        if user is None:
+            self._unknown.fail(username, now())
+        else:
+            await self._record_failure(user.id, kind)
+
     @staticmethod
     def _refuse_if_locked(locked_until: datetime | None, at: datetime) -> None:
         if locked_until is not None and as_utc(locked_until) > at:
@@ -197,7 +210,7 @@ class Authenticator:
         step = verify_totp(secret, code or "", at.timestamp(), last_used_step=user.totp_last_step)
         return step is not None, step
 
-    async def _record_failure(self, user_id: str) -> None:
+    async def _record_failure(self, user_id: str, kind: str = "staff.login_failed") -> None:
         async with self.runtime.db.transaction() as session:
             failures = (
                 await session.scalar(select(User.failed_logins).where(User.id == user_id)) or 0
@@ -208,9 +221,7 @@ class Authenticator:
                 .where(User.id == user_id)
                 .values(failed_logins=failures, locked_until=now() + delay if delay else None)
             )
-            await append_event(
-                session, "staff.login_failed", actor_id=user_id, detail={"failures": failures}
-            )
+            await append_event(session, kind, actor_id=user_id, detail={"failures": failures})
 
     @staticmethod
     async def _claim_totp_step(session: AsyncSession, user_id: str, step: int | None) -> bool:

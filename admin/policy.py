@@ -36,6 +36,10 @@ class Rule(StrEnum):
     OVERSIGHT = "oversight"  # counts over plaintext metadata (巡察办, 领导小组)
     ENTER_REPORT = "enter_report"  # hotline operator enters a call or a letter
     ADMINISTER = "administer"  # units, users, rounds, 回避, keys (巡察办)
+    # 托管恢复: bring the escrow private key to the console to re-key a user who lost both
+    # password and recovery code. The escrow key opens every body key, so only administrators
+    # (role admin), not every member of the office body.
+    RECOVER_WITH_ESCROW = "recover_with_escrow"
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,7 @@ _DECISIONS: Mapping[Rule, Callable[[Actor, CaseFacts | None], bool]] = {
     Rule.OVERSIGHT: lambda a, _c: a.is_office or a.role is Role.LEADER,
     Rule.ENTER_REPORT: lambda a, _c: a.role in (Role.OPERATOR, Role.ADMIN),
     Rule.ADMINISTER: lambda a, _c: a.is_office,
+    Rule.RECOVER_WITH_ESCROW: lambda a, _c: a.role is Role.ADMIN and a.is_office,
 }
 
 # Rules decided per case: the endpoint loads CaseFacts and asks again with them.

@@ -1,8 +1,11 @@
-"""Login, logout, 2FA enrolment and password change: pages and the session API (SPEC §6)."""
+"""Login, logout, 2FA enrolment, password change and recovery: pages and the session API
+(SPEC §6)."""
 
 from __future__ import annotations
 
 import base64
+import hmac
+import secrets
 import time
 
 import segno
@@ -16,16 +19,30 @@ from admin.auth import Authenticator, LoginOutcome, LoginThrottled, seal_totp_se
 from admin.password_policy import check_password, suggest_passphrase
 from admin.policy import Rule
 from admin.sessions import COOKIE_NAME, csrf_token, revoke_session, revoke_user_sessions
-from admin.web import Staff, endpoint, form_text, public_endpoint, render, runtime_of
+from admin.web import (
+    CsrfRejected,
+    Staff,
+    endpoint,
+    form_text,
+    public_endpoint,
+    render,
+    runtime_of,
+)
 from core.audit import append_event
 from core.county import Role
 from core.errors import InvalidInput, XunchaError
+from core.invitations import RecoveryFailed, recover_with_code, user_by_username
 from core.models import User
 from core.web import read_json
 from crypto import new_totp_secret, totp_provisioning_uri, verify_totp
 
 ISSUER = "巡察信访举报受理"
 ENROLMENT_MAX_AGE = 600
+# The recovery form is public, so there is no session to bind its CSRF token to: GET sets a
+# random nonce in a __Host- cookie (SameSite=Strict, so a cross-site POST arrives without it)
+# and puts the signed nonce in the form; POST needs both to match.
+RECOVER_COOKIE = "__Host-xuncha-recover"
+RECOVER_FORM_MAX_AGE = 1800
 
 
 def _authenticator(request: Request) -> Authenticator:
@@ -243,12 +260,126 @@ async def password_submit(request: Request, staff: Staff) -> Response:
     return response
 
 
+# --- password recovery with the recovery code (public) ----------------------------------------
+
+
+def _recover_serializer(request: Request) -> URLSafeTimedSerializer:
+    keys = list(reversed(runtime_of(request).secrets.cookie_keys))
+    return URLSafeTimedSerializer(keys, salt="xuncha/recover-form/v1")
+
+
+def _recover_form(
+    request: Request, *, status: int = 200, error: str | None = None, username: str = ""
+) -> Response:
+    nonce = secrets.token_urlsafe(16)
+    response = render(
+        request,
+        None,
+        "recover.html",
+        status=status,
+        error=error,
+        username=username,
+        csrf=_recover_serializer(request).dumps(nonce),
+    )
+    response.set_cookie(
+        RECOVER_COOKIE,
+        nonce,
+        max_age=RECOVER_FORM_MAX_AGE,
+        path="/",
+        secure=True,
+        httponly=True,
+        samesite="strict",
+    )
+    return response
+
+
+def _check_recover_csrf(request: Request, token: str) -> None:
+    try:
+        nonce = _recover_serializer(request).loads(token, max_age=RECOVER_FORM_MAX_AGE)
+    except BadSignature:
+        raise CsrfRejected from None
+    cookie = request.cookies.get(RECOVER_COOKIE, "")
+    if not isinstance(nonce, str) or not hmac.compare_digest(nonce, cookie):
+        raise CsrfRejected
+
+
+@public_endpoint
+async def recover_page(request: Request, staff: Staff | None) -> Response:
+    if staff is not None:
+        return RedirectResponse("/account", status_code=303)
+    return _recover_form(request)
+
+
+async def _recoverable(request: Request, username: str) -> User | None:
+    """The account whose throttle counts this attempt; None: counted in memory, like login."""
+    async with runtime_of(request).db.reading() as session:
+        try:
+            user = await user_by_username(session, username)
+        except XunchaError:
+            return None
+    return None if user.disabled_at is not None else user
+
+
+@public_endpoint
+async def recover_submit(request: Request, _staff: Staff | None) -> Response:
+    """Username + recovery code + new password: the same key under a new password, a new code.
+
+    Throttled on the login counter (a guessed code costs what a guessed password costs), one
+    answer for every wrong input, the code never logged; the second factor stays, and every
+    session ends, so the user signs in again with the new password and their authenticator.
+    """
+    form = await request.form()
+    _check_recover_csrf(request, form_text(form, "csrf"))
+    username = form_text(form, "username")
+    password = form.get("password")
+    password = password if isinstance(password, str) else ""
+    code = form_text(form, "code")
+    runtime = runtime_of(request)
+    authenticator = _authenticator(request)
+    try:
+        if password != form.get("password_again"):
+            raise XunchaError("两次输入的新密码不一致。", code="password_mismatch", status=422)
+        check_password(password, username)
+        user = await _recoverable(request, username)
+        authenticator.refuse_if_throttled(username, user)
+        try:
+            async with runtime.db.transaction() as session:
+                enrolment = await recover_with_code(
+                    session,
+                    username,
+                    code,
+                    password,
+                    params=runtime.settings.password_kdf,
+                    pepper=runtime.secrets.pepper,
+                    pool=runtime.kdf_pool,
+                )
+        except RecoveryFailed:
+            await authenticator.count_failure(username, user, "user.recovery_failed")
+            raise
+    except XunchaError as exc:
+        response = _recover_form(request, status=exc.status, error=exc.message, username=username)
+        response.headers.update(_throttled_headers(exc))
+        return response
+    response = render(
+        request,
+        None,
+        "recovery.html",
+        recovery_code=enrolment.recovery_code,
+        next="/login",
+        recovered=True,
+    )
+    response.delete_cookie(RECOVER_COOKIE, path="/", secure=True, httponly=True, samesite="strict")
+    return response
+
+
 routes: list[BaseRoute] = [
     Route("/api/v1/session", api_login, methods=["POST"]),
     Route("/api/v1/session", api_logout, methods=["DELETE"]),
     Route("/login", login_page, methods=["GET"]),
     Route("/login", login_submit, methods=["POST"]),
     Route("/logout", logout_submit, methods=["POST"]),
+    Route("/recover", recover_page, methods=["GET"]),
+    Route("/recover", recover_submit, methods=["POST"]),
     Route("/account", account_page, methods=["GET"]),
     Route("/account/password", password_submit, methods=["POST"]),
     Route("/account/totp", totp_page, methods=["GET"]),

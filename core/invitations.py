@@ -9,6 +9,11 @@ characters), rewraps the private key under it and issues a one-time recovery cod
 
 Why seal the key under the token: whoever holds the token may take over the account anyway,
 so this adds no new power to the token, while a database dump alone (no token) opens nothing.
+
+An invitation nobody accepted is purged once it expires (:func:`purge_expired_invitations`, run
+by the worker and by ``xuncha user purge-invitations``): the lookup, the expiry and the sealed
+key go, so an old token stops being even a hash in the database. The user stays (the audit
+names them) and can be invited again (``core.staff_admin.reissue_invitation``).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import secrets
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -47,6 +53,32 @@ INVITATION_LIFETIME = timedelta(days=7)
 MIN_PASSWORD_LENGTH = 12
 _TOKEN_BYTES = 32
 _SEAL_PURPOSE = "invitation-user-key/"
+
+
+class RecoveryFailed(Forbidden):
+    """One answer for an unknown user, a disabled one, one without a code and a wrong code."""
+
+    code = "recovery_failed"
+
+    def __init__(self) -> None:
+        super().__init__("用户名或恢复码不正确。")
+
+
+class InvitationState(StrEnum):
+    """Where a user stands with invitations (for the users page and re-inviting)."""
+
+    ACCEPTED = "accepted"  # has a password: no invitation to renew
+    PENDING = "pending"  # an invitation that still works
+    EXPIRED = "expired"  # never accepted and the invitation ran out (or was purged)
+
+
+def invitation_state(user: User, at: datetime | None = None) -> InvitationState:
+    if user.password_hash is not None:
+        return InvitationState.ACCEPTED
+    expires = user.invitation_expires_at
+    if user.invitation_lookup is None or expires is None or as_utc(expires) < (at or now()):
+        return InvitationState.EXPIRED
+    return InvitationState.PENDING
 
 
 @dataclass(frozen=True)
@@ -194,20 +226,51 @@ async def recover_with_code(
     password; the used code is replaced by a new one (each code works once)."""
     check_new_password(new_password)
     user = await session.scalar(select(User).where(User.username == username))
-    refused = Forbidden("用户名或恢复码不正确。", code="recovery_failed")
     if user is None or user.disabled_at is not None or user.private_key_by_recovery is None:
-        raise refused
+        raise RecoveryFailed
     try:
         keypair = unwrap_user_key_with_recovery_code(user.private_key_by_recovery, user.id, code)
     except (DecryptionFailed, RecoveryCodeFormatError):
-        await append_event(session, "user.recovery_failed", actor_id=user.id)
-        raise refused from None
+        # No audit event here: the caller's transaction rolls back on this error. The console
+        # counts the failure against the login throttle, which writes its own event.
+        raise RecoveryFailed from None
     recovery = await _set_credentials(
         session, user, keypair, new_password, params=params, pepper=pepper, pool=pool
     )
     # The second factor stays: the recovery code replaces the password, not the phone.
     await append_event(session, "user.recovered", actor_id=user.id, detail={"path": "code"})
     return Enrolment(user.username, recovery)
+
+
+async def purge_expired_invitations(
+    session: AsyncSession, *, at: datetime | None = None, actor_id: str | None = None
+) -> list[str]:
+    """Clear every invitation that expired unused; return the usernames, audited once each.
+
+    Rows are locked with SKIP LOCKED, so two workers on PostgreSQL never purge (and audit) the
+    same invitation twice; what one clears no longer matches for the other.
+    """
+    cutoff = at or now()
+    users = list(
+        await session.scalars(
+            select(User)
+            .where(User.invitation_expires_at.is_not(None), User.invitation_expires_at < cutoff)
+            .order_by(User.username)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    for user in users:
+        user.invitation_lookup = None
+        user.invitation_expires_at = None
+        user.private_key_by_invitation = None
+        await append_event(
+            session,
+            "user.invitation_expired",
+            actor_id=actor_id,
+            detail={"user": user.username},
+        )
+    await session.flush()
+    return [user.username for user in users]
 
 
 async def revoke_sessions(session: AsyncSession, user_id: str) -> None:

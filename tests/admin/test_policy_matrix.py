@@ -141,6 +141,34 @@ ROWS = [
         fresh=False,
     ),
     _row("GET", "/healthz", "received", "200 200 200 200 200 200 200 200", fresh=False),
+    # Password recovery with the recovery code is public; its form carries its own CSRF token
+    # (cookie + signed nonce), so a session's token is refused there.
+    _row("GET", "/recover", "received", "303 303 303 303 303 303 303 200", fresh=False),
+    _row(
+        "POST",
+        "/recover",
+        "received",
+        "403 403 403 403 403 403 403 403",
+        form={"username": "nobody", "code": "x", "password": "p", "password_again": "p"},
+        fresh=False,
+    ),
+    # Escrow recovery: administrators only (not every member of the office body). Without a
+    # key file the administrator's call is refused as invalid input and changes nothing.
+    _row(
+        "GET",
+        "/admin/users/group3/recover",
+        "received",
+        "200 403 403 403 403 403 403 303",
+        fresh=False,
+    ),
+    _row(
+        "POST",
+        "/admin/users/group3/recover",
+        "received",
+        "422 403 403 403 403 403 403 303",
+        form={},
+        fresh=False,
+    ),
     _row(
         "POST",
         HTML + "/messages",
