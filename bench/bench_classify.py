@@ -27,7 +27,7 @@ from routing.classify import default_classifier  # noqa: E402
 
 SOURCES = [
     *sorted((ROOT / "tests" / "data" / "corpus").glob("batch_*.jsonl")),
-    ROOT.parent / "shared" / "eval" / "dev_reports.jsonl",
+    ROOT / "tests" / "data" / "dev" / "dev_reports.jsonl",
 ]
 
 

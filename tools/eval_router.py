@@ -1,12 +1,15 @@
 """Score the classifier on reports it was not trained on.
 
-    .venv/bin/python tools/eval_router.py [--dev PATH] [--extra PATH ...] [--errors]
+    .venv/bin/python tools/eval_router.py [--dev PATH] [--extra PATH ...] [--errors] [--jobs N]
 
-1. every corpus batch (tests/data/corpus/batch_*.jsonl) with a model trained on the other
-   batches only (leave one batch out);
-2. the development set (default ../shared/eval/dev_reports.jsonl beside the repository) with the
-   model trained on the whole corpus — skipped with a message when the file is absent;
-3. any --extra file of the same schema, with the whole-corpus model.
+The training data are the corpus batches (tests/data/corpus/batch_*.jsonl) and the development
+set (tests/data/dev/dev_reports.jsonl) dealt into DEV_FOLDS fixed folds. Two honest views:
+
+1. leave one batch out: every corpus batch scored by a model trained on the other corpus
+   batches and the whole development set;
+2. development set k-fold: every dev fold scored by a model trained on the whole corpus and the
+   other dev folds — never by a model that saw the fold;
+3. any --extra file of the same schema, with the model trained on everything (as shipped).
 
 The lexicon is the same in every run: it was written from the 条例, not from these reports.
 """
@@ -17,6 +20,7 @@ import argparse
 import sys
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,10 +31,10 @@ from routing.classify import Classifier  # noqa: E402
 from routing.lexicon import load_lexicon  # noqa: E402
 from routing.taxonomy import DESTINATION_BY_PROBLEM_TYPE, Destination, ProblemType  # noqa: E402
 from routing.training import classifier_from, train_classifier_model  # noqa: E402
-from tools.train_classifier import CORPUS, corpus_batches, read_records  # noqa: E402
+from tools.train_classifier import CORPUS, DEV, read_records, training_batches  # noqa: E402
 
-DEV = ROOT.parent / "shared" / "eval" / "dev_reports.jsonl"
 NONE = "none"
+Records = list[dict[str, object]]
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,12 @@ class Outcome:
 
 def classifier_for(batches: Sequence[Sequence[dict[str, object]]]) -> Classifier:
     return classifier_from(train_classifier_model(batches))
+
+
+def held_out_run(task: tuple[list[Records], Records]) -> list[Outcome]:
+    """Train on the given batches, predict the held-out records (one unit of parallel work)."""
+    training, held_out = task
+    return predict(classifier_for(training), held_out)
 
 
 def predict(classifier: Classifier, records: Sequence[dict[str, object]]) -> list[Outcome]:
@@ -137,40 +147,39 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dev", type=Path, default=DEV)
     parser.add_argument("--extra", type=Path, nargs="*", default=[])
     parser.add_argument("--errors", action="store_true", help="list misrouted/mislabelled reports")
+    parser.add_argument("--jobs", type=int, default=1, help="training runs in parallel")
     args = parser.parse_args(argv)
 
-    batches = {path.name: read_records(path) for path in corpus_batches(args.corpus)}
-    header = f"{'data':<22} {'n':>4}  {'route':>6}  {'macro-F1':>8}  {'insp.rec':>9}"
-    print(header)
-    pooled: list[Outcome] = []
-    if len(batches) >= 2:
-        for name, held_out in batches.items():
-            rest = [rs for other, rs in batches.items() if other != name]
-            outcomes = predict(classifier_for(rest), held_out)
-            pooled.extend(outcomes)
-            print_summary_row(f"LOBO {name}", outcomes)
-        print_summary_row("LOBO all batches", pooled)
-    else:
-        print("fewer than two corpus batches: no leave-one-batch-out run")
-    everything = [r for rs in batches.values() for r in rs]
-    full = (
-        classifier_for(list(batches.values())) if everything else Classifier(load_lexicon(), None)
-    )
-    extra: dict[str, list[Outcome]] = {}
-    if args.dev.is_file():
-        extra["dev set"] = predict(full, read_records(args.dev))
-    else:
-        print(f"dev set {args.dev} not found: skipped")
-    for path in args.extra:
-        extra[path.name] = predict(full, read_records(path))
-    for name, outcomes in extra.items():
+    batches = training_batches(args.corpus, args.dev)
+    if not args.dev.is_file():
+        print(f"dev set {args.dev} not found: no dev k-fold view")
+    tasks: dict[str, tuple[list[Records], Records]] = {
+        name: ([rs for other, rs in batches.items() if other != name], held_out)
+        for name, held_out in batches.items()
+        if len(batches) >= 2
+    }
+    with ProcessPoolExecutor(max_workers=max(args.jobs, 1)) as pool:
+        results = dict(zip(tasks, pool.map(held_out_run, tasks.values()), strict=True))
+    print(f"{'data':<22} {'n':>4}  {'route':>6}  {'macro-F1':>8}  {'insp.rec':>9}")
+    views: dict[str, list[Outcome]] = {"LOBO corpus": [], "dev k-fold": []}
+    for name, outcomes in results.items():
+        views["LOBO corpus" if name.startswith("batch_") else "dev k-fold"].extend(outcomes)
         print_summary_row(name, outcomes)
-    if pooled:
-        print_details("leave-one-batch-out, all batches pooled", pooled)
-        if args.errors:
-            print_errors(pooled)
-    for name, outcomes in extra.items():
-        print_details(f"{name} (model trained on the whole corpus)", outcomes)
+    if args.extra:
+        everything = [r for rs in batches.values() for r in rs]
+        full = (
+            classifier_for(list(batches.values()))
+            if everything
+            else Classifier(load_lexicon(), None)
+        )
+    for path in args.extra:
+        views[path.name] = predict(full, read_records(path))
+    views = {name: outcomes for name, outcomes in views.items() if outcomes}
+    print("\nsummary (each report scored by a model that did not see it)")
+    for name, outcomes in views.items():
+        print_summary_row(name, outcomes)
+    for name, outcomes in views.items():
+        print_details(name, outcomes)
         if args.errors:
             print_errors(outcomes)
     return 0

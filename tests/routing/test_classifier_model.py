@@ -1,4 +1,4 @@
-"""The shipped n-gram model is exactly what the training script makes from the corpus."""
+"""The shipped n-gram model is exactly what the training script makes from its training data."""
 
 from __future__ import annotations
 
@@ -7,16 +7,25 @@ from importlib import resources
 from pathlib import Path
 
 from routing.model import dump_model_data, shipped_model
-from routing.training import train_classifier_model
+from routing.training import deal_folds, train_classifier_model
 
-CORPUS = Path(__file__).resolve().parents[1] / "data" / "corpus"
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+def _read(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 
 def _batches() -> list[list[dict[str, object]]]:
-    return [
-        [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
-        for path in sorted(CORPUS.glob("batch_*.jsonl"))
-    ]
+    """What tools/train_classifier.py trains on: the corpus batches, then the dev folds."""
+    corpus = [_read(path) for path in sorted((DATA / "corpus").glob("batch_*.jsonl"))]
+    return corpus + [list(f) for f in deal_folds(_read(DATA / "dev" / "dev_reports.jsonl"))]
+
+
+def test_training_data_includes_the_development_set() -> None:
+    batches = _batches()
+    assert len(batches) >= 2 + 4
+    assert sum(len(b) for b in batches[-4:]) == 80  # the dev set, whole, in four folds
 
 
 def test_shipped_model_matches_a_fresh_training_run() -> None:
