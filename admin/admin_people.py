@@ -163,14 +163,10 @@ def _escrow_page(
     return render(request, staff, "recover_escrow.html", status=status, username=username, **extra)
 
 
-async def _uploaded_escrow(request: Request) -> str:
-    upload = (await request.form()).get("escrow_key")
+async def _uploaded_escrow(upload: object) -> str:
     if not isinstance(upload, UploadFile) or not upload.filename:
         raise InvalidInput("请选择托管私钥文件。", code="no_escrow_key")
-    try:
-        data = await upload.read(MAX_ESCROW_UPLOAD + 1)
-    finally:
-        await upload.close()
+    data = await upload.read(MAX_ESCROW_UPLOAD + 1)
     if len(data) > MAX_ESCROW_UPLOAD:
         raise InvalidInput("这不是托管私钥文件（文件过大）。", code="bad_escrow_key")
     try:
@@ -193,10 +189,12 @@ async def escrow_recovery_submit(request: Request, staff: Staff) -> Response:
     of the user's memberships re-granted through escrow, and a new one-time invitation."""
     username = request.path_params["username"]
     runtime = runtime_of(request)
+    form = await request.form()
     try:
         if username == staff.user.username:
             raise Conflict("不能对自己的账号执行托管恢复。")
-        escrow = body_keys.read_escrow_key(await _uploaded_escrow(request), runtime.secrets)
+        armour = await _uploaded_escrow(form.get("escrow_key"))
+        escrow = body_keys.read_escrow_key(armour, runtime.secrets)
         async with runtime.db.transaction() as session:
             invitation, granted = await staff_admin.reissue_invitation(
                 session, username, escrow=escrow, actor_id=staff.user.id
@@ -209,6 +207,8 @@ async def escrow_recovery_submit(request: Request, staff: Staff) -> Response:
             )
     except XunchaError as exc:
         return _escrow_page(request, staff, username, status=exc.status, error=exc.message)
+    finally:
+        await form.close()
     return _escrow_page(request, staff, username, invitation=invitation, granted=granted)
 
 

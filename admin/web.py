@@ -182,6 +182,7 @@ def endpoint(rule: Rule) -> Callable[[Handler], Callable[[Request], Awaitable[Re
                 if wants_html(request):
                     form = await request.form()
                     if not csrf_valid(staff.token, _field(form, "csrf")):
+                        await form.close()  # uploaded files of a refused form
                         raise CsrfRejected
             return await handler(request, staff)
 
