@@ -128,6 +128,10 @@ def _register_users(commands: argparse._SubParsersAction[argparse.ArgumentParser
     how.add_argument("--recovery-code", action="store_true", help="prompt for the recovery code")
     how.add_argument("--escrow-key", type=Path, help="new keys and invitation via escrow")
     how.add_argument("--reinvite", action="store_true", help="new keys; grants become pending")
+    user.add_parser(
+        "purge-invitations",
+        help="clear invitations that expired unused (the worker does it hourly)",
+    )
 
 
 async def dispatch(settings: Settings, args: argparse.Namespace) -> int:

@@ -196,6 +196,16 @@ async def user_recover(runtime: Runtime, args: argparse.Namespace) -> int:
     return 0
 
 
+async def user_purge_invitations(runtime: Runtime, _args: argparse.Namespace) -> int:
+    async with runtime.db.transaction() as session:
+        purged = await invitations.purge_expired_invitations(session)
+    for username in purged:
+        print(f"已清除过期邀请：{username}")
+    print(f"共清除 {len(purged)} 个过期邀请。", end="")
+    print("重新邀请：`xuncha user recover USERNAME --reinvite`。" if purged else "")
+    return 0
+
+
 def _assignments(texts: list[str]) -> dict[str, list[str]]:
     table: dict[str, list[str]] = {}
     for text in texts:
@@ -279,6 +289,7 @@ HANDLERS: dict[tuple[str, str], Command] = {
     ("user", "grant"): user_grant,
     ("user", "accept"): user_accept,
     ("user", "recover"): user_recover,
+    ("user", "purge-invitations"): user_purge_invitations,
     ("round", "create"): round_create,
     ("round", "assign"): round_assign,
     ("recusal", "add"): recusal_add,

@@ -18,7 +18,7 @@ from hypercorn.asyncio import serve as hypercorn_serve
 from hypercorn.config import Config
 
 from admin.app import create_app as create_staff_app
-from admin.worker import notification_services
+from admin.worker import maintenance_services, notification_services
 from core.errors import ConfigError
 from core.runtime import Runtime
 from core.settings import Bind, Settings
@@ -81,6 +81,7 @@ async def run(
         hypercorn_serve(staff, hypercorn_config(settings.staff_bind), shutdown_trigger=stop.wait),  # type: ignore[arg-type]
     ]
     services.extend(notification_services(runtime, stop, announce))
+    services.extend(maintenance_services(runtime, stop))
     if extra_services is not None:
         services.extend(extra_services(runtime, stop))
     try:

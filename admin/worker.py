@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from admin.mailer import DeliveryFailure, Mailer, SmtpConfig, Stage
 from admin.notify import MailTemplate, batch_notices, compose_mail, fan_out, write_digest
 from core.county import COUNTY_TIMEZONE
+from core.invitations import purge_expired_invitations
 from core.models import User
 from core.outbox import (
     DEFAULT_RETRY,
@@ -287,3 +288,37 @@ def notification_services(
     announce(f"notify  {mailer.config.security.value}://{mailer.config.address}")
     worker = NotificationWorker(runtime, mailer, WorkerConfig.from_settings(settings))
     return [worker.run(stop)]
+
+
+@dataclass
+class InvitationPurge:
+    """Clears invitations that expired unused (``core.invitations``), once per ``interval``.
+
+    It runs whether or not mail is configured: an expired token should not linger as a hash
+    and a sealed key just because the county has no SMTP relay.
+    """
+
+    runtime: Runtime
+    clock: Clock = system_clock
+    interval: timedelta = timedelta(hours=1)
+
+    async def run_once(self) -> list[str]:
+        async with self.runtime.db.transaction() as session:
+            return await purge_expired_invitations(session, at=self.clock())
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                purged = await self.run_once()
+            except Exception as exc:  # one failed run must not end the loop; the next retries
+                log.error("invitation purge failed: %s", type(exc).__name__)
+            else:
+                if purged:
+                    log.info("expired invitations purged: %d", len(purged))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.interval.total_seconds())
+
+
+def maintenance_services(runtime: Runtime, stop: asyncio.Event) -> list[Awaitable[None]]:
+    """For `admin.serve.run`: periodic jobs that need no mail relay."""
+    return [InvitationPurge(runtime).run(stop)]
