@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.db import insert_new
 from core.models import Event, as_utc, new_id
 from crypto.audit import GENESIS_HASH, AuditEvent, ChainVerdict, chain_event, verify_chain
 
@@ -67,8 +68,7 @@ async def append_event(
         prev_hash=previous,
         hash=chained.stored_hash,
     )
-    session.add(event)
-    await session.flush()
+    await insert_new(session, [event])
     return event
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.county import now
+from core.db import insert_new
 from core.models import (
     Attachment,
     BlobChunk,
@@ -240,9 +241,7 @@ def seal_new_case(
 async def insert_case(
     session: AsyncSession, sealed: SealedCase, attachments: Sequence[SealedAttachment] = ()
 ) -> None:
-    session.add(sealed.case)
-    await session.flush()
-    session.add_all([*sealed.fields, *sealed.keys, sealed.triage])
+    await insert_new(session, [sealed.case, *sealed.fields, *sealed.keys, sealed.triage])
     for attachment in attachments:
         await insert_attachment(session, sealed.case.id, attachment)
     await session.flush()

@@ -30,7 +30,8 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.models import OutboxItem, User, as_utc
+from core.db import insert_new
+from core.models import OutboxItem, User, as_utc, new_id
 
 LAST_ERROR_LENGTH = 500
 
@@ -79,15 +80,22 @@ async def enqueue(
     at: datetime | None = None,
     not_before: datetime | None = None,
     status: OutboxStatus = OutboxStatus.PENDING,
+    key_is_new: bool = False,
 ) -> OutboxItem | None:
-    """Queue one item unless an item with this key exists (then return None)."""
-    existing = await session.scalar(
-        select(OutboxItem.id).where(OutboxItem.idempotency_key == idempotency_key)
-    )
-    if existing is not None:
-        return None
+    """Queue one item unless an item with this key exists (then return None).
+
+    ``key_is_new``: the key embeds an id created in this same transaction, so no item can
+    hold it yet and the lookup is skipped (it would be one more query on every report).
+    """
+    if not key_is_new:
+        existing = await session.scalar(
+            select(OutboxItem.id).where(OutboxItem.idempotency_key == idempotency_key)
+        )
+        if existing is not None:
+            return None
     moment = at or datetime.now(UTC)
     item = OutboxItem(
+        id=new_id(),
         kind=kind.value,
         idempotency_key=idempotency_key,
         payload=payload,
@@ -97,8 +105,7 @@ async def enqueue(
         created_at=moment,
         done_at=moment if status is OutboxStatus.DONE else None,
     )
-    session.add(item)
-    await session.flush()
+    await insert_new(session, [item])
     return item
 
 

@@ -150,6 +150,7 @@ class IntakePipeline:
                     # Lets the notifier skip members recused from this case (回避).
                     "case_id": draft.case_id,
                 },
+                key_is_new=True,
             )
         return receipt
 
@@ -197,6 +198,7 @@ class IntakePipeline:
                     "reason": "reporter_message",
                     "case_id": case.id,
                 },
+                key_is_new=True,
             )
 
     async def open_draft_for_receipt(self, receipt_text: str) -> tuple[Case, DataKey, ReceiptKeys]:
