@@ -84,7 +84,10 @@ class StackedHead:
 
 
 def fit_head(
-    classes: Sequence[str], vectors: Sequence[Sequence[float]], labels: Sequence[str]
+    classes: Sequence[str],
+    vectors: Sequence[Sequence[float]],
+    labels: Sequence[str],
+    sample_weights: Sequence[float] | None = None,
 ) -> StackedHead:
     """Multinomial logistic regression by full-batch gradient descent (deterministic).
 
@@ -92,21 +95,24 @@ def fit_head(
     keeps a fit over a thousand reports to about a second in pure Python.
     """
     width = len(vectors[0])
-    weights = [[0.0] * width for _ in classes]
+    rows = [[0.0] * width for _ in classes]
     targets = [classes.index(label) for label in labels]
-    count = len(vectors)
+    shares = [1.0] * len(vectors) if sample_weights is None else list(sample_weights)
+    count = sum(shares)
     columns = [[vector[j] for vector in vectors] for j in range(width)]
     truth = [[1.0 if t == k else 0.0 for t in targets] for k in range(len(classes))]
     for _ in range(STEPS):
         probabilities = [
-            _softmax([sum(map(mul, row, vector)) for row in weights]) for vector in vectors
+            _softmax([sum(map(mul, row, vector)) for row in rows]) for vector in vectors
         ]
-        for k, row in enumerate(weights):
-            errors = [p[k] - y for p, y in zip(probabilities, truth[k], strict=True)]
+        for k, row in enumerate(rows):
+            errors = [
+                (p[k] - y) * w for p, y, w in zip(probabilities, truth[k], shares, strict=True)
+            ]
             for j, column in enumerate(columns):
                 gradient = sum(map(mul, errors, column))
                 row[j] -= LEARNING_RATE * (gradient / count + L2 * row[j])
-    rounded = tuple(tuple(round(w, 6) for w in row) for row in weights)
+    rounded = tuple(tuple(round(w, 6) for w in row) for row in rows)
     return StackedHead(tuple(classes), rounded)
 
 

@@ -85,8 +85,14 @@ def _report_features(report: TrainingReport) -> set[str]:
 def train(
     reports: Sequence[TrainingReport],
     heads: Mapping[str, Sequence[str]],
+    weights: Sequence[int] | None = None,
 ) -> dict[str, object]:
-    """Count n-gram occurrences per head and class; the result is the model file's content."""
+    """Count n-gram occurrences per head and class; the result is the model file's content.
+
+    A report of integer weight w counts as w reports (the vocabulary still needs MIN_REPORTS
+    distinct reports)."""
+    if weights is None:
+        weights = [1] * len(reports)
     per_report = [_report_features(report) for report in reports]
     document_frequency: dict[str, int] = {}
     for grams in per_report:
@@ -98,16 +104,16 @@ def train(
     column_of = {key: i for i, key in enumerate(columns)}
     counts = [[0] * len(columns) for _ in vocabulary]
     reports_per_class = [0] * len(columns)
-    for report, grams in zip(reports, per_report, strict=True):
+    for report, grams, weight in zip(reports, per_report, weights, strict=True):
         hit = [column_of[(head, cls)] for head, cls in report.labels.items()]
         for column in hit:
-            reports_per_class[column] += 1
+            reports_per_class[column] += weight
         for gram in grams:
             row = index.get(gram)
             if row is not None:
                 counts_row = counts[row]
                 for column in hit:
-                    counts_row[column] += 1
+                    counts_row[column] += weight
     return {
         "format": "xuncha-nb-1",
         "heads": {head: list(classes) for head, classes in heads.items()},

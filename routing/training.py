@@ -15,6 +15,9 @@ from routing.textnorm import normalise
 Record = Mapping[str, Any]
 FOLDS = 5
 DEV_FOLDS = 4  # the development set is scored (and trained on) in this many folds
+DEV_WEIGHT = 1  # a dev-set report counts this many times in training
+CLASS_BALANCE = 0.0  # 0: the combining weights see the training mix of primary disciplines
+PRIOR = "uniform"  # … and 1 moves it to this mix: "uniform" or "dev" (the dev folds' mix)
 
 
 def deal_folds(records: Sequence[Record], count: int = DEV_FOLDS) -> list[list[Record]]:
@@ -37,18 +40,24 @@ def training_report(record: Record) -> TrainingReport:
     )
 
 
-def train_counts(records: Sequence[Record]) -> dict[str, object]:
+def train_counts(
+    records: Sequence[Record], weights: Sequence[int] | None = None
+) -> dict[str, object]:
     """The n-gram model's counts for these records; deterministic for a given order."""
-    return train([training_report(r) for r in records], HEADS)
+    return train([training_report(r) for r in records], HEADS, weights)
 
 
-def _out_of_fold_vectors(batches: Sequence[Sequence[Record]]) -> list[list[float]]:
+Weighted = list[tuple[Record, int]]
+
+
+def _out_of_fold_vectors(folds: Sequence[Weighted]) -> list[list[float]]:
     lexicon = load_lexicon()
     vectors = []
-    for held_out, batch in enumerate(batches):
-        rest = [r for i, other in enumerate(batches) if i != held_out for r in other]
-        classifier = Classifier(lexicon, NgramModel(train_counts(rest)))
-        for record in batch:
+    for held_out, fold in enumerate(folds):
+        rest = [pair for i, other in enumerate(folds) if i != held_out for pair in other]
+        counts = train_counts([r for r, _ in rest], [w for _, w in rest])
+        classifier = Classifier(lexicon, NgramModel(counts))
+        for record, _ in fold:
             accused = record.get("accused") or {}
             found = classifier.evidence(
                 str(record["text"]), accused.get("position"), accused.get("unit")
@@ -63,27 +72,63 @@ def _out_of_fold_vectors(batches: Sequence[Sequence[Record]]) -> list[list[float
     return vectors
 
 
-def train_classifier_model(batches: Sequence[Sequence[Record]]) -> dict[str, object]:
-    """Model file content: counts over all batches, combining weights fitted out of fold.
+def _reweighted(
+    labels: Sequence[str], weights: Sequence[int], target: Mapping[str, float]
+) -> list[float]:
+    """Sample weights that move the class mix towards ``target`` (shares), by CLASS_BALANCE:
+    0 keeps the training mix, 1 matches the target."""
+    totals: dict[str, float] = {}
+    for label, weight in zip(labels, weights, strict=True):
+        totals[label] = totals.get(label, 0.0) + weight
+    grand = sum(totals.values())
+    return [
+        w * (target[label] * grand / totals[label]) ** CLASS_BALANCE
+        for label, w in zip(labels, weights, strict=True)
+    ]
+
+
+def _class_mix(labels: Sequence[str], classes: Sequence[str]) -> dict[str, float]:
+    """Shares of each class, add-one smoothed; uniform when there are no labels."""
+    counts = dict.fromkeys(classes, 1.0)
+    for label in labels:
+        counts[label] += 1.0
+    total = sum(counts.values())
+    return {c: n / total for c, n in counts.items()}
+
+
+def train_classifier_model(
+    batches: Sequence[Sequence[Record]], dev_folds: Sequence[Sequence[Record]] = ()
+) -> dict[str, object]:
+    """Model file content: counts over all batches and dev folds, combining weights fitted out
+    of fold. A dev-set report counts DEV_WEIGHT times: it is written like the reports the
+    classifier will meet.
 
     With fewer than two batches there is no out-of-fold evidence, so no combining weights are
     written and the classifier falls back to its fixed lexicon weights.
     """
-    records = [r for batch in batches for r in batch]
-    data = train_counts(records)
-    if len(batches) >= 2:
+    weighted: list[Weighted] = [[(r, 1) for r in b] for b in batches]
+    weighted += [[(r, DEV_WEIGHT) for r in fold] for fold in dev_folds]
+    pairs = [pair for batch in weighted for pair in batch]
+    data = train_counts([r for r, _ in pairs], [w for _, w in pairs])
+    if len(weighted) >= 2:
         # Batches are dealt round-robin into at most FOLDS folds: enough out-of-fold evidence,
         # at a training cost that does not grow with the square of the number of batches.
-        count = min(FOLDS, len(batches))
-        folds = [[r for b in batches[i::count] for r in b] for i in range(count)]
+        count = min(FOLDS, len(weighted))
+        folds = [[pair for b in weighted[i::count] for pair in b] for i in range(count)]
         vectors = _out_of_fold_vectors(folds)
-        records = [r for fold in folds for r in fold]
-        primary = [str(r.get("primary") or NONE_CLASS) for r in records]
-        problem_types = [str(r["problem_type"]) for r in records]
+        pairs = [pair for fold in folds for pair in fold]
+        weights = [w for _, w in pairs]
+        primary = [str(r.get("primary") or NONE_CLASS) for r, _ in pairs]
+        problem_types = [str(r["problem_type"]) for r, _ in pairs]
+        classes = HEADS[PRIMARY_HEAD]
+        dev_primary = [str(r.get("primary") or NONE_CLASS) for fold in dev_folds for r in fold]
+        target = _class_mix(dev_primary if PRIOR == "dev" else [], classes)
         data["stacker"] = {
-            PRIMARY_HEAD: head_to_data(fit_head(HEADS[PRIMARY_HEAD], vectors, primary)),
+            PRIMARY_HEAD: head_to_data(
+                fit_head(classes, vectors, primary, _reweighted(primary, weights, target))
+            ),
             PROBLEM_TYPE_HEAD: head_to_data(
-                fit_head(HEADS[PROBLEM_TYPE_HEAD], vectors, problem_types)
+                fit_head(HEADS[PROBLEM_TYPE_HEAD], vectors, problem_types, weights)
             ),
         }
     return data

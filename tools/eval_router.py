@@ -30,8 +30,15 @@ sys.path.insert(0, str(ROOT))
 from routing.classify import Classifier  # noqa: E402
 from routing.lexicon import load_lexicon  # noqa: E402
 from routing.taxonomy import DESTINATION_BY_PROBLEM_TYPE, Destination, ProblemType  # noqa: E402
-from routing.training import classifier_from, train_classifier_model  # noqa: E402
-from tools.train_classifier import CORPUS, DEV, read_records, training_batches  # noqa: E402
+from routing.training import classifier_from  # noqa: E402
+from tools.train_classifier import (  # noqa: E402
+    CORPUS,
+    DEV,
+    is_dev_fold,
+    read_records,
+    train_named,
+    training_batches,
+)
 
 NONE = "none"
 Records = list[dict[str, object]]
@@ -49,14 +56,10 @@ class Outcome:
         return str(self.record.get("primary") or NONE)
 
 
-def classifier_for(batches: Sequence[Sequence[dict[str, object]]]) -> Classifier:
-    return classifier_from(train_classifier_model(batches))
-
-
-def held_out_run(task: tuple[list[Records], Records]) -> list[Outcome]:
+def held_out_run(task: tuple[dict[str, Records], Records]) -> list[Outcome]:
     """Train on the given batches, predict the held-out records (one unit of parallel work)."""
     training, held_out = task
-    return predict(classifier_for(training), held_out)
+    return predict(classifier_from(train_named(training)), held_out)
 
 
 def predict(classifier: Classifier, records: Sequence[dict[str, object]]) -> list[Outcome]:
@@ -153,8 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     batches = training_batches(args.corpus, args.dev)
     if not args.dev.is_file():
         print(f"dev set {args.dev} not found: no dev k-fold view")
-    tasks: dict[str, tuple[list[Records], Records]] = {
-        name: ([rs for other, rs in batches.items() if other != name], held_out)
+    tasks: dict[str, tuple[dict[str, Records], Records]] = {
+        name: ({other: rs for other, rs in batches.items() if other != name}, held_out)
         for name, held_out in batches.items()
         if len(batches) >= 2
     }
@@ -163,12 +166,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'data':<22} {'n':>4}  {'route':>6}  {'macro-F1':>8}  {'insp.rec':>9}")
     views: dict[str, list[Outcome]] = {"LOBO corpus": [], "dev k-fold": []}
     for name, outcomes in results.items():
-        views["LOBO corpus" if name.startswith("batch_") else "dev k-fold"].extend(outcomes)
+        views["dev k-fold" if is_dev_fold(name) else "LOBO corpus"].extend(outcomes)
         print_summary_row(name, outcomes)
     if args.extra:
         everything = [r for rs in batches.values() for r in rs]
         full = (
-            classifier_for(list(batches.values()))
+            classifier_from(train_named(batches))
             if everything
             else Classifier(load_lexicon(), None)
         )

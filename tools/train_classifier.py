@@ -45,6 +45,17 @@ def training_batches(corpus: Path, dev: Path | None) -> dict[str, list[dict[str,
     return batches
 
 
+def is_dev_fold(name: str) -> bool:
+    return "#" in name
+
+
+def train_named(batches: dict[str, list[dict[str, object]]]) -> dict[str, object]:
+    """Model data for named batches: corpus batches as such, dev folds weighted as dev."""
+    corpus = [rs for name, rs in batches.items() if not is_dev_fold(name)]
+    dev = [rs for name, rs in batches.items() if is_dev_fold(name)]
+    return train_classifier_model(corpus, dev)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=CORPUS)
@@ -54,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     if not corpus_batches(args.corpus):
         parser.error(f"no batch_*.jsonl in {args.corpus}")
     batches = training_batches(args.corpus, args.dev)
-    data = train_classifier_model(list(batches.values()))
+    data = train_named(batches)
     args.out.write_text(dump_model_data(data), encoding="utf-8")
     features = data["features"]
     size = len(features) if isinstance(features, dict) else 0
