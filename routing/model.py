@@ -33,6 +33,7 @@ from routing.textnorm import normalise
 T = TypeVar("T")
 
 MODEL_FILE = "model.json"
+MIN_N = 1  # shortest n-gram counted
 MAX_N = 3
 MIN_REPORTS = 2  # an n-gram seen in one training report only is noise, not a feature
 NO_POSITION = "@∅"
@@ -64,7 +65,7 @@ def text_features(normalised_text: str) -> set[str]:
     """Character 1–3-grams that do not cross punctuation or spaces."""
     grams: set[str] = set()
     for run in _runs(normalised_text):
-        for n in range(1, MAX_N + 1):
+        for n in range(MIN_N, MAX_N + 1):
             grams.update(run[i : i + n] for i in range(len(run) - n + 1))
     return grams
 

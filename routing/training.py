@@ -16,7 +16,7 @@ Record = Mapping[str, Any]
 FOLDS = 5
 DEV_FOLDS = 4  # the development set is scored (and trained on) in this many folds
 DEV_WEIGHT = 1  # a dev-set report counts this many times in training
-CLASS_BALANCE = 0.0  # 0: the combining weights see the training mix of primary disciplines
+CLASS_BALANCE = 0.5  # 0: the combining weights see the training mix of primary disciplines
 PRIOR = "uniform"  # … and 1 moves it to this mix: "uniform" or "dev" (the dev folds' mix)
 
 
