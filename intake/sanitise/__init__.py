@@ -1,10 +1,11 @@
 """Attachment sanitising: pick a cleaner from the file's first bytes, never its name.
 
-JPEG and PNG are cleaned while they stream; PDF and Office files are buffered
-in memory and cleaned at the end (`finish`, which callers run in a thread).
-Anything else is kept as uploaded — the report form says which types are
-cleaned. With ``keep_original`` (保留原件作为证据) nothing is changed, because a
-handler may need to show that a photo or document is unaltered.
+JPEG, PNG and GIF are cleaned while they stream; PDF, Office (OOXML and legacy
+OLE2), WebP and HEIC/HEIF/AVIF files are buffered in memory and cleaned at the
+end (`finish`, which callers run in a thread). Anything else is kept as uploaded,
+and so is a HEIF file the parser does not understand — the report form says which
+types are cleaned. With ``keep_original`` (保留原件作为证据) nothing is changed,
+because a handler may need to show that a photo or document is unaltered.
 
 Executables and scripts are refused outright (by content and by name): nobody
 should be asked to open one.
@@ -12,11 +13,16 @@ should be asked to open one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from intake.sanitise.documents import PDF_MAGIC, ZIP_MAGIC, clean_pdf, clean_zip
 from intake.sanitise.errors import AttachmentTooLarge, RefusedAttachment, UnreadableAttachment
+from intake.sanitise.gif import GIF_MAGICS, GifCleaner
+from intake.sanitise.heif import clean_heif, is_heif
 from intake.sanitise.images import JPEG_MAGIC, PNG_MAGIC, JpegCleaner, PngCleaner
+from intake.sanitise.ole import OLE_MAGIC, clean_ole
+from intake.sanitise.webp import clean_webp, is_webp
 
 __all__ = [
     "AttachmentTooLarge",
@@ -26,7 +32,7 @@ __all__ = [
     "UnreadableAttachment",
 ]
 
-SNIFF_BYTES = 8
+SNIFF_BYTES = 12  # a WebP's form type and an ISO media file's brand end at byte 12
 _EXECUTABLE_MAGIC = (
     b"MZ",  # Windows PE
     b"\x7fELF",
@@ -85,11 +91,18 @@ class Passthrough:
         return b""
 
 
-class WholeFile:
-    """Buffers a PDF or zip in memory (never on disk) and cleans it at the end."""
+Clean = Callable[[bytes], tuple[bytes, bool]]  # the cleaned file, and whether it was cleaned
 
-    def __init__(self, kind: bytes) -> None:
-        self.kind = kind
+
+def _always(clean: Callable[[bytes], bytes]) -> Clean:
+    return lambda data: (clean(data), True)
+
+
+class WholeFile:
+    """Buffers a file in memory (never on disk) and cleans it at the end."""
+
+    def __init__(self, clean: Clean) -> None:
+        self._clean = clean
         self.sanitised = True
         self._buf = bytearray()
 
@@ -100,9 +113,7 @@ class WholeFile:
     def finish(self) -> bytes:
         data = bytes(self._buf)
         self._buf.clear()
-        if self.kind == PDF_MAGIC:
-            return clean_pdf(data)
-        cleaned, self.sanitised = clean_zip(data)
+        cleaned, self.sanitised = self._clean(data)
         return cleaned
 
 
@@ -119,10 +130,18 @@ def _cleaner_for(head: bytes) -> Cleaner:
         return JpegCleaner()
     if head.startswith(PNG_MAGIC):
         return PngCleaner()
+    if head.startswith(GIF_MAGICS):
+        return GifCleaner()
     if head.startswith(PDF_MAGIC):
-        return WholeFile(PDF_MAGIC)
+        return WholeFile(_always(clean_pdf))
     if head.startswith(ZIP_MAGIC):
-        return WholeFile(ZIP_MAGIC)
+        return WholeFile(clean_zip)
+    if head.startswith(OLE_MAGIC):
+        return WholeFile(_always(clean_ole))
+    if is_webp(head):
+        return WholeFile(_always(clean_webp))
+    if is_heif(head):
+        return WholeFile(clean_heif)
     return Passthrough()
 
 
