@@ -4,8 +4,10 @@ A body's private key reaches a member only as a wrap to the member's public key
 (`crypto.keys.wrap_body_key`). Wrapping needs the body's private key in hand, so a grant is
 made by someone who holds it: 巡察办 through the escrow private key (kept offline, brought in
 for the act), a logged-in member of the body, or the code that has just generated the key
-(init, rotation). A membership without a grant for the current key is *pending*: the member
-sees nothing new until someone holding the key completes it (docs/key-ceremony.md).
+(init, rotation). A membership that lacks a grant for any generation of the body's key is
+*pending*: without the current key the member sees no new case, without a retired one none of
+the cases sealed to it, until someone holding that key completes the grant
+(docs/key-ceremony.md).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import append_event
 from core.county import add_body_key, body_by_name, now
-from core.errors import InvalidInput, NotFound
+from core.errors import InvalidInput
 from core.models import Body, BodyKey, BodyKeyGrant, Membership, User
 from crypto import (
     DecryptionFailed,
@@ -123,47 +125,43 @@ async def grant_body_keys(
     return added
 
 
-async def current_key_id(session: AsyncSession, body: Body) -> str:
-    key_id = await session.scalar(
-        select(BodyKey.id)
-        .where(BodyKey.body_id == body.id, BodyKey.retired_at.is_(None))
-        .order_by(BodyKey.created_at.desc())
-        .limit(1)
-    )
-    if key_id is None:
-        raise NotFound(f"机构“{body.name}”没有有效密钥。", code="no_body_key")
-    return key_id
-
-
 @dataclass(frozen=True)
 class PendingGrant:
-    """A member of a body who holds no grant for the body's current key."""
+    """A member of a body who lacks a grant for one of the body's key generations."""
 
     username: str
     body_name: str
 
 
 async def pending_grants(session: AsyncSession, body: Body | None = None) -> list[PendingGrant]:
+    """Active members who lack a grant for some key generation of their body.
+
+    Every generation counts, not only the current one: rotation grants the new key to a member
+    whose grant was pending, who must still stay listed until the old cases open for them too.
+    """
+    missing_key = (
+        select(BodyKey.id)
+        .where(BodyKey.body_id == Body.id)
+        .where(
+            ~select(BodyKeyGrant.id)
+            .where(BodyKeyGrant.body_key_id == BodyKey.id, BodyKeyGrant.user_id == User.id)
+            .correlate(BodyKey, User)  # User is two levels up: auto-correlation stops at one
+            .exists()
+        )
+        .exists()
+    )
     query = (
-        select(User, Body)
+        select(User.username, Body.name)
         .join(Membership, Membership.user_id == User.id)
         .join(Body, Body.id == Membership.body_id)
-        .where(User.disabled_at.is_(None))
+        .where(User.disabled_at.is_(None), missing_key)
         .order_by(Body.name, User.username)
     )
     if body is not None:
         query = query.where(Body.id == body.id)
-    pending = []
-    for user, member_of in (await session.execute(query)).all():
-        key_id = await current_key_id(session, member_of)
-        granted = await session.scalar(
-            select(BodyKeyGrant.id).where(
-                BodyKeyGrant.user_id == user.id, BodyKeyGrant.body_key_id == key_id
-            )
-        )
-        if granted is None:
-            pending.append(PendingGrant(user.username, member_of.name))
-    return pending
+    return [
+        PendingGrant(username, body_name) for username, body_name in await session.execute(query)
+    ]
 
 
 async def complete_pending_grants(

@@ -7,22 +7,34 @@ import io
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from core.access import QueueFilter, queue_page, viewer_for, visible_case
-from core.body_keys import key_file_fingerprint, read_escrow_key, rotate_body_key
+from core.body_keys import (
+    body_keys_via_escrow,
+    complete_pending_grants,
+    key_file_fingerprint,
+    pending_grants,
+    read_escrow_key,
+    rotate_body_key,
+)
 from core.cases import Accused, Channel, NewReport
-from core.county import today
+from core.county import Role, body_by_name, today
 from core.errors import InvalidInput, NotFound
+from core.invitations import accept_invitation
 from core.ledger import LedgerFormat, export_ledger
-from core.models import BodyKey, Case, CaseKey
+from core.models import BodyKey, BodyKeyGrant, Case, CaseKey
 from core.recusals import add_person_recusal, add_unit_recusal, recusals_of
 from core.runtime import Runtime
+from core.settings import Settings
+from core.staff_admin import disable_user, invite_user
 from crypto import armour_escrow_key, generate_escrow_key
 from crypto.keys import KeyPair
 from routing import Destination, Discipline
 from tests.admin.administration_support import (
     REPORT,
+    EscrowedCounty,
+    escrowed_demo,
     events,
     read_case_text,
     submit,
@@ -36,6 +48,7 @@ pytestmark = [
     pytest.mark.parametrize("fresh_database_url", BACKENDS, indirect=True),
 ]
 
+MEMBER_PASSWORD = "liulin-zhen-qiaotou-2026"
 SECOND = NewReport(
     channel=Channel.PHONE,
     text="县教育局有人在食堂采购中吃回扣，请巡察组查一查。",
@@ -204,3 +217,72 @@ async def test_removing_a_recusal_shows_the_cases_again_and_is_audited(
     assert case_id in await _queue_ids(demo_runtime, "group1")
     (event,) = await events(demo_runtime, "recusal.removed")
     assert event.detail == {"user": "group1", "unit": "县教育局", "person": False}
+
+
+async def test_rotation_reaches_pending_members_and_their_old_cases_wait_for_the_grant(
+    settings: Settings,
+) -> None:
+    """A member whose grant was pending gets the new key at rotation (new cases at once) and
+    stays listed as pending until someone holding the old generation completes the grant;
+    a member disabled before the rotation never receives the new key."""
+    async with escrowed_demo(settings) as county:
+        runtime = county.runtime
+        old_case = await submit(runtime)
+        lina = await _invited_member(county, "lina", escrow=False)
+        await _invited_member(county, "zhouqi", escrow=True)
+        async with runtime.db.transaction() as session:
+            await disable_user(session, "zhouqi", actor_id=None)
+        async with runtime.db.transaction() as session:
+            rotation = await rotate_body_key(
+                session, "第一巡察组", escrow=runtime.secrets.escrow_public_key, actor_id=None
+            )
+        assert rotation.granted_to == ("group1", "lina")
+        new_case = await submit(runtime, SECOND)
+        assert await read_case_text(runtime, "lina", lina, new_case) == SECOND.text
+        with pytest.raises(NotFound):
+            await read_case_text(runtime, "lina", lina, old_case)
+        async with runtime.db.reading() as session:
+            waiting = [(p.username, p.body_name) for p in await pending_grants(session)]
+            zhouqi = await user_named(runtime, "zhouqi")
+            new_key_grants = await session.scalar(
+                select(func.count())
+                .select_from(BodyKeyGrant)
+                .where(
+                    BodyKeyGrant.user_id == zhouqi.id,
+                    BodyKeyGrant.body_key_id == rotation.new_key_id,
+                )
+            )
+        assert waiting == [("lina", "第一巡察组")]
+        assert new_key_grants == 0
+        # `xuncha user grant --escrow-key FILE` (or a member holding the old key) completes it.
+        async with runtime.db.transaction() as session:
+            body = await body_by_name(session, "第一巡察组")
+            keys = await body_keys_via_escrow(session, body, county.escrow)
+            assert await complete_pending_grants(session, body, keys, actor_id=None) == ["lina"]
+        assert await read_case_text(runtime, "lina", lina, old_case) == REPORT.text
+        async with runtime.db.reading() as session:
+            assert await pending_grants(session) == []
+
+
+async def _invited_member(county: EscrowedCounty, username: str, *, escrow: bool) -> KeyPair:
+    """A 第一巡察组 member who accepted the invitation; their key, as their session holds it."""
+    runtime = county.runtime
+    async with runtime.db.transaction() as session:
+        invitation, _ = await invite_user(
+            session,
+            username,
+            Role.MEMBER,
+            email=f"{username}@xuncha.local",
+            body_name="第一巡察组",
+            escrow=county.escrow if escrow else None,
+            actor_id=None,
+        )
+    async with runtime.db.transaction() as session:
+        await accept_invitation(
+            session,
+            invitation.token,
+            MEMBER_PASSWORD,
+            params=runtime.settings.password_kdf,
+            pepper=runtime.secrets.pepper,
+        )
+    return await user_key(runtime, username, MEMBER_PASSWORD, pepper=True)
