@@ -52,7 +52,7 @@ async def _users_context(request: Request, staff: Staff) -> dict[str, Any]:
     at = now()
     return {
         "users": users,
-        "invitation_states": {u.id: invitations.invitation_state(u, at).value for u in users},
+        "user_states": {u.id: staff_admin.user_state(u, at) for u in users},
         "bodies": bodies,
         "member_of": member_of,
         "pending": pending,

@@ -116,7 +116,7 @@ async def user_list(runtime: Runtime, _args: argparse.Namespace) -> int:
     async with runtime.db.reading() as session:
         rows = await staff_admin.user_overview(session)
     for row in rows:
-        print("\t".join((row.username, row.role, "、".join(row.bodies) or "-", row.state)))
+        print("\t".join((row.username, row.role, "、".join(row.bodies) or "-", row.state.label)))
     print(f"共 {len(rows)} 个用户。")
     return 0
 

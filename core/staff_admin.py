@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,7 +19,14 @@ from core.audit import append_event
 from core.body_keys import body_keys_via_escrow, grant_body_keys
 from core.county import BodyKind, Role, add_body, body_by_name, now, unit_by_name
 from core.errors import Conflict, InvalidInput
-from core.invitations import Invitation, revoke_sessions, seal_for_invitation, user_by_username
+from core.invitations import (
+    Invitation,
+    InvitationState,
+    invitation_state,
+    revoke_sessions,
+    seal_for_invitation,
+    user_by_username,
+)
 from core.models import Body, BodyKeyGrant, Membership, User, new_id
 from crypto import KeyPair, PublicKey
 
@@ -264,6 +273,39 @@ async def reissue_invitation(
     return invitation, escrow is not None
 
 
+class UserState(StrEnum):
+    """Where a user stands, as `/admin/users` and `xuncha user list` both show it."""
+
+    ACTIVE = "active"
+    INVITED = "invited"  # an invitation that still works
+    INVITATION_EXPIRED = "invitation_expired"  # never accepted; ran out or was purged
+    DISABLED = "disabled"
+
+    @property
+    def label(self) -> str:
+        return USER_STATE_LABELS[self]
+
+
+USER_STATE_LABELS = {
+    UserState.ACTIVE: "正常",
+    UserState.INVITED: "待接受邀请",
+    UserState.INVITATION_EXPIRED: "邀请已过期",
+    UserState.DISABLED: "已停用",
+}
+
+
+def user_state(user: User, at: datetime | None = None) -> UserState:
+    """The one rule for a user's state; an invitation's expiry is judged at ``at`` (now)."""
+    if user.disabled_at is not None:
+        return UserState.DISABLED
+    invitation = invitation_state(user, at)
+    if invitation is InvitationState.EXPIRED:
+        return UserState.INVITATION_EXPIRED
+    if invitation is InvitationState.PENDING:
+        return UserState.INVITED
+    return UserState.ACTIVE
+
+
 @dataclass(frozen=True)
 class UserLine:
     """One user as an administrator lists them (no secrets, no key material)."""
@@ -271,10 +313,10 @@ class UserLine:
     username: str
     role: str
     bodies: tuple[str, ...]
-    state: str  # 正常, 待接受邀请, 已停用
+    state: UserState
 
 
-async def user_overview(session: AsyncSession) -> list[UserLine]:
+async def user_overview(session: AsyncSession, *, at: datetime | None = None) -> list[UserLine]:
     names: dict[str, list[str]] = {}
     for user_id, body_name in await session.execute(
         select(Membership.user_id, Body.name)
@@ -282,13 +324,8 @@ async def user_overview(session: AsyncSession) -> list[UserLine]:
         .order_by(Body.name)
     ):
         names.setdefault(user_id, []).append(body_name)
-    lines = []
-    for user in await session.scalars(select(User).order_by(User.username)):
-        if user.disabled_at is not None:
-            state = "已停用"
-        elif user.password_hash is None:
-            state = "待接受邀请"
-        else:
-            state = "正常"
-        lines.append(UserLine(user.username, user.role, tuple(names.get(user.id, ())), state))
-    return lines
+    at = at or now()
+    return [
+        UserLine(user.username, user.role, tuple(names.get(user.id, ())), user_state(user, at))
+        for user in await session.scalars(select(User).order_by(User.username))
+    ]

@@ -163,6 +163,10 @@ async def test_an_expired_user_is_invited_again_from_the_console(
         csrf = login.json()["csrf_token"]
         users = await xcb.get("/admin/users")
         assert re.search(r"<td>wangwei</td>.*?邀请已过期.*?value=\"reinvite\"", users.text, re.S)
+        group1_row = re.search(r"<tr><td>group1</td>.*?</td></tr>", users.text, re.S)
+        assert group1_row is not None
+        assert "<td>正常</td>" in group1_row.group(0)
+        assert "reinvite" not in group1_row.group(0)
         again = await xcb.post(
             "/admin/users/wangwei",
             data={"csrf": csrf, "action": "reinvite"},
@@ -224,6 +228,13 @@ async def test_purge_and_re_invitation_from_the_command_line(
     monkeypatch.setenv("XUNCHA_DATA_DIR", str(settings.data_dir))
     monkeypatch.setenv("XUNCHA_DATABASE_URL", settings.database_url.reveal())
 
+    # Expired before the purge as after it, as on /admin/users: the same rule decides.
+    code, out = await _xuncha(monkeypatch, capsys, "user", "list")
+    assert code == 0
+    assert "wangwei\tmember\t第一巡察组\t邀请已过期\n" in out
+    assert "lina\tmember\t第一巡察组\t待接受邀请\n" in out
+    assert "group1\tmember\t第一巡察组\t正常\n" in out
+
     code, out = await _xuncha(monkeypatch, capsys, "user", "purge-invitations")
     assert code == 0
     assert "已清除过期邀请：wangwei" in out
@@ -238,5 +249,7 @@ async def test_purge_and_re_invitation_from_the_command_line(
     assert code == 0
     token = re.search(r"邀请码.*\n\s+(\S+)\n", out)
     assert token is not None
+    code, out = await _xuncha(monkeypatch, capsys, "user", "list")
+    assert "wangwei\tmember\t第一巡察组\t待接受邀请\n" in out
     await _accept(runtime, token.group(1))
     assert (await user_named(runtime, "wangwei")).password_hash is not None
