@@ -4,18 +4,16 @@ One generic failure for every wrong input (unknown user, wrong password, wrong o
 code, missing code), so an attacker learns nothing about which part was wrong. An unknown
 username still costs one Argon2id run, so timing does not tell either.
 
-Throttling is per account: after 5 failures the account waits 1 minute, and every further
-failure doubles the wait (cap 1 hour); a success resets it. Unknown usernames are throttled the
-same way in memory, so a lock-out does not confirm that an account exists.
+Failures count against the login throttle (``admin.throttle``), which password recovery
+shares.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import partial
 from typing import TypeVar
 
@@ -23,11 +21,12 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin.sessions import SessionToken, start_session
+from admin.throttle import LoginThrottle
 from core.audit import append_event
 from core.county import now
 from core.demo import DEMO_MARK, USERS
 from core.errors import XunchaError
-from core.models import Meta, User, as_utc
+from core.models import Meta, User
 from core.runtime import Runtime
 from crypto import (
     DecryptionFailed,
@@ -45,10 +44,6 @@ from crypto import (
 )
 from crypto.user_keys import PEPPERED_PASSWORD_WRAP_FORMAT
 
-FREE_FAILURES = 5
-FIRST_DELAY = timedelta(minutes=1)
-MAX_DELAY = timedelta(hours=1)
-_UNKNOWN_TRACKED = 10_000
 _TOTP_PURPOSE = "totp-secret/"
 # Unknown users are checked against a hash of this, made with the configured parameters at
 # start-up, so that an unknown username costs what a real check costs.
@@ -62,40 +57,6 @@ class LoginFailed(XunchaError):
 
     def __init__(self) -> None:
         super().__init__("用户名、密码或动态验证码不正确。")
-
-
-class LoginThrottled(XunchaError):
-    code = "too_many_attempts"
-    status = 429
-
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(f"尝试次数过多，请在 {retry_after} 秒后再试。")
-        self.retry_after = retry_after
-
-
-def throttle_delay(failures: int) -> timedelta | None:
-    """The wait after ``failures`` consecutive failures (None: no wait yet)."""
-    if failures < FREE_FAILURES:
-        return None
-    doublings = min(failures - FREE_FAILURES, 10)  # bounded so the timedelta cannot overflow
-    return min(FIRST_DELAY * (1 << doublings), MAX_DELAY)
-
-
-@dataclass
-class _UnknownThrottle:
-    """The same throttle for usernames that do not exist (in memory, bounded)."""
-
-    entries: OrderedDict[str, tuple[int, datetime | None]] = field(default_factory=OrderedDict)
-
-    def locked_until(self, username: str) -> datetime | None:
-        return self.entries.get(username, (0, None))[1]
-
-    def fail(self, username: str, at: datetime) -> None:
-        count = self.entries.pop(username, (0, None))[0] + 1
-        delay = throttle_delay(count)
-        self.entries[username] = (count, at + delay if delay else None)
-        while len(self.entries) > _UNKNOWN_TRACKED:
-            self.entries.popitem(last=False)
 
 
 @dataclass(frozen=True)
@@ -125,11 +86,11 @@ def open_totp_secret(runtime: Runtime, user: User) -> bytes | None:
 
 
 class Authenticator:
-    """Checks credentials and opens sessions; one per app (holds the unknown-user throttle)."""
+    """Checks credentials and opens sessions; one per app (holds the app's login throttle)."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self._unknown = _UnknownThrottle()
+        self.throttle = LoginThrottle(runtime)
         self._dummy_hash = hash_password(_DUMMY_PASSWORD, runtime.settings.password_kdf)
 
     async def _in_pool(self, work: Callable[[], T]) -> T:
@@ -144,14 +105,14 @@ class Authenticator:
             demo = user is not None and await is_demo_user(session, user)
         if user is None or user.disabled_at is not None or user.password_hash is None:
             await self._in_pool(lambda: verify_password(password, self._dummy_hash))
-            self._refuse_if_locked(self._unknown.locked_until(username), at)
-            self._unknown.fail(username, at)
+            self.throttle.refuse_if_throttled(username, None, at)
+            await self.throttle.count_failure(username, None)
             raise LoginFailed
-        self._refuse_if_locked(user.locked_until, at)
+        self.throttle.refuse_if_throttled(username, user, at)
         peppered = await self.password_matches(user, password)
         code_ok, step = self._check_code(user, code, at)
         if peppered is None or not code_ok:
-            await self._record_failure(user.id)
+            await self.throttle.count_failure(username, user)
             raise LoginFailed
         keypair, recovery = await self._user_keys(user, password)
         token: SessionToken | None = None
@@ -163,28 +124,10 @@ class Authenticator:
                     session, "staff.login", actor_id=user.id, detail={"first": recovery is not None}
                 )
         if token is None:  # the same code was just used by a concurrent login: a replay
-            await self._record_failure(user.id)
+            await self.throttle.count_failure(username, user)
             raise LoginFailed
         enrolled = demo or user.totp_secret is not None
         return LoginOutcome(user, token, enrolled, recovery)
-
-    def refuse_if_throttled(self, username: str, user: User | None) -> None:
-        """The login throttle for other ways in (password recovery): raise while ``username``
-        waits; ``user`` None for an unknown or disabled name, throttled in memory like login."""
-        locked = self._unknown.locked_until(username) if user is None else user.locked_until
-        self._refuse_if_locked(locked, now())
-
-    async def count_failure(self, username: str, user: User | None, kind: str) -> None:
-        """One failure on the same counter as a wrong password (audited as ``kind``)."""
-        if user is None:
-            self._unknown.fail(username, now())
-        else:
-            await self._record_failure(user.id, kind)
-
-    @staticmethod
-    def _refuse_if_locked(locked_until: datetime | None, at: datetime) -> None:
-        if locked_until is not None and as_utc(locked_until) > at:
-            raise LoginThrottled(int((as_utc(locked_until) - at).total_seconds()) + 1)
 
     async def password_matches(self, user: User, password: str) -> bool | None:
         """True/False: matched with/without the pepper; None: wrong password."""
@@ -209,19 +152,6 @@ class Authenticator:
             return True, None
         step = verify_totp(secret, code or "", at.timestamp(), last_used_step=user.totp_last_step)
         return step is not None, step
-
-    async def _record_failure(self, user_id: str, kind: str = "staff.login_failed") -> None:
-        async with self.runtime.db.transaction() as session:
-            failures = (
-                await session.scalar(select(User.failed_logins).where(User.id == user_id)) or 0
-            ) + 1
-            delay = throttle_delay(failures)
-            await session.execute(
-                update(User)
-                .where(User.id == user_id)
-                .values(failed_logins=failures, locked_until=now() + delay if delay else None)
-            )
-            await append_event(session, kind, actor_id=user_id, detail={"failures": failures})
 
     @staticmethod
     async def _claim_totp_step(session: AsyncSession, user_id: str, step: int | None) -> bool:

@@ -14,6 +14,7 @@ from admin.cli_admin import (
     prompt_secret,
     read_escrow,
 )
+from admin.throttle import LoginThrottle, recover_with_code_throttled
 from core import body_keys, invitations, recusals, rounds_admin, staff_admin
 from core.county import BodyKind, body_by_name, today
 from core.errors import InvalidInput
@@ -173,16 +174,10 @@ async def user_recover(runtime: Runtime, args: argparse.Namespace) -> int:
     if args.recovery_code:
         code = prompt_secret("恢复码")
         password = prompt_new_password()
-        async with runtime.db.transaction() as session:
-            enrolment = await invitations.recover_with_code(
-                session,
-                args.username,
-                code,
-                password,
-                params=runtime.settings.password_kdf,
-                pepper=runtime.secrets.pepper,
-                pool=runtime.kdf_pool,
-            )
+        # The console's throttle and audit: a wrong code here counts as one at /recover does.
+        enrolment = await recover_with_code_throttled(
+            LoginThrottle(runtime), args.username, code, password
+        )
         _print_recovery(enrolment)
         return 0
     escrow = read_escrow(runtime, args.escrow_key)

@@ -15,10 +15,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from admin.auth import Authenticator, LoginOutcome, LoginThrottled, seal_totp_secret
+from admin.auth import Authenticator, LoginOutcome, seal_totp_secret
 from admin.password_policy import check_password, suggest_passphrase
 from admin.policy import Rule
 from admin.sessions import COOKIE_NAME, csrf_token, revoke_session, revoke_user_sessions
+from admin.throttle import LoginThrottled, recover_with_code_throttled
 from admin.web import (
     CsrfRejected,
     Staff,
@@ -31,7 +32,6 @@ from admin.web import (
 from core.audit import append_event
 from core.county import Role
 from core.errors import InvalidInput, XunchaError
-from core.invitations import RecoveryFailed, recover_with_code, user_by_username
 from core.models import User
 from core.web import read_json
 from crypto import new_totp_secret, totp_provisioning_uri, verify_totp
@@ -310,16 +310,6 @@ async def recover_page(request: Request, staff: Staff | None) -> Response:
     return _recover_form(request)
 
 
-async def _recoverable(request: Request, username: str) -> User | None:
-    """The account whose throttle counts this attempt; None: counted in memory, like login."""
-    async with runtime_of(request).db.reading() as session:
-        try:
-            user = await user_by_username(session, username)
-        except XunchaError:
-            return None
-    return None if user.disabled_at is not None else user
-
-
 @public_endpoint
 async def recover_submit(request: Request, _staff: Staff | None) -> Response:
     """Username + recovery code + new password: the same key under a new password, a new code.
@@ -334,28 +324,13 @@ async def recover_submit(request: Request, _staff: Staff | None) -> Response:
     password = form.get("password")
     password = password if isinstance(password, str) else ""
     code = form_text(form, "code")
-    runtime = runtime_of(request)
-    authenticator = _authenticator(request)
     try:
         if password != form.get("password_again"):
             raise XunchaError("两次输入的新密码不一致。", code="password_mismatch", status=422)
         check_password(password, username)
-        user = await _recoverable(request, username)
-        authenticator.refuse_if_throttled(username, user)
-        try:
-            async with runtime.db.transaction() as session:
-                enrolment = await recover_with_code(
-                    session,
-                    username,
-                    code,
-                    password,
-                    params=runtime.settings.password_kdf,
-                    pepper=runtime.secrets.pepper,
-                    pool=runtime.kdf_pool,
-                )
-        except RecoveryFailed:
-            await authenticator.count_failure(username, user, "user.recovery_failed")
-            raise
+        enrolment = await recover_with_code_throttled(
+            _authenticator(request).throttle, username, code, password
+        )
     except XunchaError as exc:
         response = _recover_form(request, status=exc.status, error=exc.message, username=username)
         response.headers.update(_throttled_headers(exc))

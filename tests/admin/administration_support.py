@@ -1,20 +1,27 @@
-"""Helpers for the administration tests: events, counts, opening a case as a member."""
+"""Helpers for the administration tests: events, counts, opening a case as a member, an
+enrolled member, and the `xuncha` command run in-process against the test's database."""
 
 from __future__ import annotations
 
+import io
+import os
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+import anyio
+import pytest
+from sqlalchemy import func, select, update
 
 from core.bootstrap import initialise
 from core.cases import Accused, Channel, NewReport
+from core.county import Role
 from core.models import CaseField, Event, User
 from core.runtime import Runtime
 from core.settings import Settings
-from crypto import KeyPair, open_text, read_escrow_armour
+from crypto import KeyPair, new_totp_secret, open_text, read_escrow_armour
 from crypto.user_keys import unwrap_user_key_with_password, unwrap_user_key_with_recovery_code
 
 
@@ -104,3 +111,76 @@ async def submit(runtime: Runtime, report: NewReport = REPORT) -> str:
     draft = Draft()
     await IntakePipeline(runtime).submit(report, draft)
     return draft.case_id
+
+
+async def enrolled_member(
+    county: EscrowedCounty, username: str, password: str
+) -> tuple[str, bytes]:
+    """A 第一巡察组 member who accepted an invitation and enrolled 2FA: (recovery code, secret)."""
+    from admin.auth import seal_totp_secret
+    from core.invitations import accept_invitation
+    from core.staff_admin import invite_user
+
+    runtime = county.runtime
+    async with runtime.db.transaction() as session:
+        invitation, _ = await invite_user(
+            session,
+            username,
+            Role.MEMBER,
+            email=f"{username}@xuncha.local",
+            body_name="第一巡察组",
+            escrow=county.escrow,
+            actor_id=None,
+        )
+    async with runtime.db.transaction() as session:
+        enrolment = await accept_invitation(
+            session,
+            invitation.token,
+            password,
+            params=runtime.settings.password_kdf,
+            pepper=runtime.secrets.pepper,
+        )
+    secret = new_totp_secret()
+    user = await user_named(runtime, username)
+    async with runtime.db.transaction() as session:
+        await session.execute(
+            update(User)
+            .where(User.id == user.id)
+            .values(totp_secret=seal_totp_secret(runtime, user.id, secret))
+        )
+    return enrolment.recovery_code, secret
+
+
+@dataclass(frozen=True)
+class CliRun:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def use_database_of(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
+    """Point `xuncha` (which reads only the environment) at this test's data dir and database."""
+    for name in [k for k in os.environ if k.startswith("XUNCHA_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("XUNCHA_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("XUNCHA_DATABASE_URL", settings.database_url.reveal())
+
+
+async def run_xuncha(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    *args: str,
+    stdin: str = "",
+) -> CliRun:
+    """The CLI's main() in a worker thread (it runs its own event loop), secrets on stdin."""
+    from admin.cli import main
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    umask = os.umask(0o022)
+    os.umask(umask)
+    try:
+        code = await anyio.to_thread.run_sync(main, list(args))
+    finally:
+        os.umask(umask)  # main() narrows it for the files it creates
+    out, err = capsys.readouterr()
+    return CliRun(code, out, err)

@@ -10,19 +10,19 @@ from contextlib import asynccontextmanager
 
 import httpx
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 from starlette.applications import Starlette
 
 from admin.app import create_app
-from admin.auth import seal_totp_secret
 from admin.policy import Actor, Rule, allows
 from core.county import BodyKind, Role
-from core.models import Event, User
+from core.models import Event
 from core.settings import Settings
-from core.staff_admin import disable_user, invite_user
-from crypto import DecryptionFailed, armour_escrow_key, new_totp_secret, totp_code
+from core.staff_admin import disable_user
+from crypto import DecryptionFailed, armour_escrow_key, totp_code
 from tests.admin.administration_support import (
     EscrowedCounty,
+    enrolled_member,
     escrowed_demo,
     events,
     read_case_text,
@@ -79,37 +79,7 @@ async def _signed_in(
 
 
 async def _enrolled_member(county: EscrowedCounty, username: str = "sunli") -> tuple[str, bytes]:
-    """A 第一巡察组 member who accepted an invitation and enrolled 2FA: (recovery code, secret)."""
-    from core.invitations import accept_invitation
-
-    runtime = county.runtime
-    async with runtime.db.transaction() as session:
-        invitation, _ = await invite_user(
-            session,
-            username,
-            Role.MEMBER,
-            email=f"{username}@xuncha.local",
-            body_name="第一巡察组",
-            escrow=county.escrow,
-            actor_id=None,
-        )
-    async with runtime.db.transaction() as session:
-        enrolment = await accept_invitation(
-            session,
-            invitation.token,
-            FIRST_PASSWORD,
-            params=runtime.settings.password_kdf,
-            pepper=runtime.secrets.pepper,
-        )
-    secret = new_totp_secret()
-    user = await user_named(runtime, username)
-    async with runtime.db.transaction() as session:
-        await session.execute(
-            update(User)
-            .where(User.id == user.id)
-            .values(totp_secret=seal_totp_secret(runtime, user.id, secret))
-        )
-    return enrolment.recovery_code, secret
+    return await enrolled_member(county, username, FIRST_PASSWORD)
 
 
 async def _recover(

@@ -4,20 +4,15 @@ once per user; the user can be invited again from the console and from the comma
 from __future__ import annotations
 
 import asyncio
-import io
-import os
 import re
-import sys
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
-import anyio
 import httpx
 import pytest
 from sqlalchemy import update
 
 from admin.app import create_app
-from admin.cli import main
 from admin.worker import InvitationPurge
 from core.county import Role, now
 from core.errors import Forbidden
@@ -31,7 +26,9 @@ from tests.admin.administration_support import (
     escrowed_demo,
     events,
     read_case_text,
+    run_xuncha,
     submit,
+    use_database_of,
     user_key,
     user_named,
 )
@@ -203,14 +200,8 @@ async def test_an_expired_user_is_invited_again_from_the_console(
 async def _xuncha(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str
 ) -> tuple[int, str]:
-    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
-    umask = os.umask(0o022)
-    os.umask(umask)
-    try:
-        code = await anyio.to_thread.run_sync(main, list(args))
-    finally:
-        os.umask(umask)
-    return code, capsys.readouterr().out
+    run = await run_xuncha(monkeypatch, capsys, *args)
+    return run.returncode, run.stdout
 
 
 async def test_purge_and_re_invitation_from_the_command_line(
@@ -223,10 +214,7 @@ async def test_purge_and_re_invitation_from_the_command_line(
     await _invite(runtime, "wangwei")
     await _invite(runtime, "lina")
     await _age(runtime, "wangwei")
-    for name in [k for k in os.environ if k.startswith("XUNCHA_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("XUNCHA_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("XUNCHA_DATABASE_URL", settings.database_url.reveal())
+    use_database_of(monkeypatch, settings)
 
     # Expired before the purge as after it, as on /admin/users: the same rule decides.
     code, out = await _xuncha(monkeypatch, capsys, "user", "list")
