@@ -21,7 +21,6 @@ from starlette.routing import BaseRoute, Route
 from admin.policy import Rule
 from admin.web import Staff, endpoint, form_text, render, runtime_of
 from core import body_keys, invitations, recusals, staff_admin
-from core.audit import append_event
 from core.county import BodyKind, body_by_name, now
 from core.errors import Conflict, InvalidInput, XunchaError
 from core.models import Body, Membership, Recusal, Unit, User
@@ -198,12 +197,6 @@ async def escrow_recovery_submit(request: Request, staff: Staff) -> Response:
         async with runtime.db.transaction() as session:
             invitation, granted = await staff_admin.reissue_invitation(
                 session, username, escrow=escrow, actor_id=staff.user.id
-            )
-            await append_event(
-                session,
-                "keys.escrow_used",
-                actor_id=staff.user.id,
-                detail={"key_id": escrow.key_id, "purpose": "recovery", "user": username},
             )
     except XunchaError as exc:
         return _escrow_page(request, staff, username, status=exc.status, error=exc.message)

@@ -270,6 +270,15 @@ async def reissue_invitation(
             "bodies": [b.name for b in bodies],
         },
     )
+    if escrow is not None:
+        # Every opening of the escrow key is on the record, whichever door it came through;
+        # its key id only, never the key.
+        await append_event(
+            session,
+            "keys.escrow_used",
+            actor_id=actor_id,
+            detail={"key_id": escrow.key_id, "purpose": "recovery", "user": username},
+        )
     return invitation, escrow is not None
 
 

@@ -297,6 +297,8 @@ async def test_escrow_recovery_for_a_user_who_lost_everything(county: EscrowedCo
     assert await read_case_text(runtime, "group1", keys, case_id)
     (event,) = await events(runtime, "user.invitation_reissued")
     assert event.detail["bodies"] == ["第一巡察组"]
+    (used,) = await events(runtime, "keys.escrow_used")
+    assert used.detail == {"key_id": county.escrow.key_id, "purpose": "recovery", "user": "group1"}
 
 
 async def test_second_factor_reset_clears_the_secret(county: EscrowedCounty) -> None:

@@ -1,25 +1,29 @@
-"""`xuncha user recover NAME --recovery-code` at the server: the same throttle and the same
-audit as `/recover` in the console, so the command line is no cheaper door for guessing."""
+"""`xuncha user recover` at the server. With the recovery code: the same throttle and the same
+audit as `/recover` in the console, so the command line is no cheaper door for guessing. With
+the escrow key: the same re-keying and the same audit as the console's 托管恢复."""
 
 from __future__ import annotations
 
 import re
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
 from admin.auth import Authenticator
 from admin.throttle import LoginThrottled
 from core.settings import Settings
-from crypto import DecryptionFailed, totp_code
+from crypto import DecryptionFailed, armour_escrow_key, totp_code
 from tests.admin.administration_support import (
     CliRun,
     EscrowedCounty,
     enrolled_member,
     escrowed_demo,
     events,
+    read_case_text,
     run_xuncha,
+    submit,
     use_database_of,
     user_key,
     user_key_by_recovery,
@@ -142,3 +146,33 @@ async def test_the_right_code_sets_a_new_password_and_keeps_key_and_second_facto
         "sunli", NEW_PASSWORD, totp_code(secret, time.time())
     )
     assert outcome.user.id == after.id
+
+
+async def test_escrow_recovery_at_the_server_is_audited_as_in_the_console(
+    county: EscrowedCounty,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    runtime = county.runtime
+    case_id = await submit(runtime)  # 第一巡察组 reads it
+    armour = tmp_path / "escrow.txt"
+    armour.write_text(armour_escrow_key(county.escrow))
+    run = await run_xuncha(
+        monkeypatch, capsys, "user", "recover", "group1", "--escrow-key", str(armour)
+    )
+    assert run.returncode == 0, run.stderr
+    assert "机构密钥已重新授权" in run.stdout
+    lines = run.stdout.splitlines()
+    token = lines[next(i for i, line in enumerate(lines) if line.startswith("邀请码")) + 1]
+    accepted = await run_xuncha(
+        monkeypatch, capsys, "user", "accept", stdin=f"{token.strip()}\n{NEW_PASSWORD}\n"
+    )
+    assert accepted.returncode == 0, accepted.stderr
+    keys = await user_key(runtime, "group1", NEW_PASSWORD, pepper=True)
+    assert await read_case_text(runtime, "group1", keys, case_id)
+    (reissued,) = await events(runtime, "user.invitation_reissued")
+    assert reissued.actor_id is None  # the command line acts as the server's operator
+    assert reissued.detail["granted"] is True
+    (used,) = await events(runtime, "keys.escrow_used")
+    assert used.detail == {"key_id": county.escrow.key_id, "purpose": "recovery", "user": "group1"}
