@@ -74,6 +74,12 @@ async def _form(http: httpx.AsyncClient, path: str, **fields: str) -> httpx.Resp
     return await http.post(path, data=data, headers={"origin": BASE_URL})
 
 
+def _user_row(page: httpx.Response, username: str) -> str:
+    row = re.search(rf"<tr><td>{username}</td>.*?</td></tr>", page.text, re.S)
+    assert row is not None
+    return row.group(0)
+
+
 async def test_admin_pages_are_for_administrators_only(login: Login) -> None:
     member = await login("group1")
     for path in ("/admin/users", "/admin/units", "/admin/rounds", "/admin/recusals", "/admin/keys"):
@@ -216,3 +222,85 @@ async def test_bodies_memberships_and_email_from_the_console(
     assert (await user_named(demo_runtime, "jw")).email == "jw@jw.example"
     kinds = [e.kind for e in await events(demo_runtime, "user.membership_added")]
     assert kinds == ["user.membership_added"]
+
+
+async def test_a_recusal_added_in_the_console_hides_the_case_from_a_signed_in_member(
+    demo_runtime: Runtime, login: Login
+) -> None:
+    from tests.admin.administration_support import events, submit, user_named
+
+    case_id = await submit(demo_runtime)  # 县教育局 -> 第一巡察组
+    member = await login("group1")
+    assert (await member.get(f"/api/v1/cases/{case_id}")).status_code == 200
+    admin = await login("xcb")
+    added = await _form(admin, "/admin/recusals", username="group1", unit="县教育局")
+    assert added.status_code == 200
+    # The same session, no new login: the next request already leaves the case out.
+    assert (await member.get(f"/api/v1/cases/{case_id}")).status_code == 404
+    listed = (await member.get("/api/v1/cases")).json()["cases"]
+    assert case_id not in {c["id"] for c in listed}
+    (event,) = await events(demo_runtime, "recusal.added")
+    assert event.actor_id == (await user_named(demo_runtime, "xcb")).id
+
+
+async def test_second_factor_reset_from_the_console_ends_the_users_sessions(
+    demo_runtime: Runtime, login: Login
+) -> None:
+    from sqlalchemy import update
+
+    from admin.auth import seal_totp_secret
+    from core.models import User
+    from crypto import new_totp_secret
+    from tests.admin.administration_support import events, user_named
+
+    jw = await login("jw")  # signed in, then enrols an authenticator
+    jw_id = (await user_named(demo_runtime, "jw")).id
+    async with demo_runtime.db.transaction() as session:
+        await session.execute(
+            update(User)
+            .where(User.id == jw_id)
+            .values(totp_secret=seal_totp_secret(demo_runtime, jw_id, new_totp_secret()))
+        )
+    assert (await jw.get("/api/v1/cases")).status_code == 200
+    admin = await login("xcb")
+    assert "<td>正常 · 已绑定两步验证</td>" in _user_row(await admin.get("/admin/users"), "jw")
+    reset = await _form(admin, "/admin/users/jw", action="reset-2fa")
+    assert reset.status_code == 200
+    assert "已重置 jw 的双因素认证" in reset.text
+    assert "<td>正常</td>" in _user_row(reset, "jw")
+    assert (await user_named(demo_runtime, "jw")).totp_secret is None
+    assert (await jw.get("/api/v1/cases")).status_code == 401
+    (event,) = await events(demo_runtime, "user.totp_reset")
+    assert event.actor_id == (await user_named(demo_runtime, "xcb")).id
+    assert event.detail == {"user": "jw"}
+
+
+async def test_changing_a_started_rounds_groups_in_the_console_is_audited(
+    demo_runtime: Runtime, login: Login
+) -> None:
+    from tests.admin.administration_support import events, user_named
+
+    admin = await login("xcb")
+    table = "\n".join(
+        (
+            "第一巡察组=县教育局,县财政局",
+            "第二巡察组=县自然资源局",
+            "第三巡察组=青山镇",
+            "第四巡察组=县城市建设投资有限公司",
+            "第五巡察组=县人民医院",
+        )
+    )
+    changed = await _form(admin, "/admin/rounds", round="十五届县委第三轮巡察", assignments=table)
+    assert changed.status_code == 200
+    assert "已更新“十五届县委第三轮巡察”的分组" in changed.text
+    refused = await _form(
+        admin,
+        "/admin/rounds",
+        round="十五届县委第三轮巡察",
+        assignments="第一巡察组=县财政局\n第二巡察组=县财政局",
+    )
+    assert refused.status_code == 409
+    (event,) = await events(demo_runtime, "round.reassigned_after_start")
+    assert event.actor_id == (await user_named(demo_runtime, "xcb")).id
+    assert event.detail["before"]["第一巡察组"] == ["县教育局"]
+    assert event.detail["after"]["第一巡察组"] == ["县教育局", "县财政局"]
