@@ -133,7 +133,9 @@ async def test_first_run_and_administration_from_the_shell(tmp_path: Path, xunch
 
     fingerprint = _ok(await xuncha("keys", "fingerprint"))
     assert "指纹" in fingerprint
-    assert "已停用" in _ok(await xuncha("keys", "rotate", "第一巡察组"))
+    rotated = _ok(await xuncha("keys", "rotate", "第一巡察组"))
+    assert "旧案件仍可阅读" in rotated
+    assert "新密钥已授权给：（无成员）" in rotated  # wang was disabled before the rotation
 
     exported = _ok(await xuncha("keys", "escrow-export"))
     assert "BEGIN XUNCHA ESCROW PRIVATE KEY" in exported
