@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from core import sqlite_driver
 from core.errors import ConfigError
 from core.models import Base
 
@@ -33,6 +34,8 @@ def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             _ensure_parent_writable(Path(url.database))
+        if url.get_driver_name() == "aiosqlite":
+            url = url.set(drivername=f"sqlite+{sqlite_driver.DRIVER}")
         engine = create_async_engine(
             url,
             echo=echo,
