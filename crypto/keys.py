@@ -45,14 +45,20 @@ class PublicKey:
     """A body's, user's or escrow public key (not secret; ``repr`` shows only the id)."""
 
     raw: bytes = field(repr=False)
+    # Parsed once: checking an ML-KEM public key is most of what parsing costs.
+    _hpke: hpke.MLKEM768X25519PublicKey = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if len(self.raw) != PUBLIC_KEY_SIZE:
             raise KeyFormatError("public key")
         try:
-            self.to_hpke()
+            parsed = hpke.MLKEM768X25519PublicKey(
+                mlkem.MLKEM768PublicKey.from_public_bytes(self.raw[:-_X25519_SIZE]),
+                x25519.X25519PublicKey.from_public_bytes(self.raw[-_X25519_SIZE:]),
+            )
         except ValueError:
             raise KeyFormatError("public key") from None
+        object.__setattr__(self, "_hpke", parsed)
 
     @property
     def key_id(self) -> str:
@@ -62,10 +68,7 @@ class PublicKey:
         return f"PublicKey(key_id={self.key_id!r})"
 
     def to_hpke(self) -> hpke.MLKEM768X25519PublicKey:
-        return hpke.MLKEM768X25519PublicKey(
-            mlkem.MLKEM768PublicKey.from_public_bytes(self.raw[:-_X25519_SIZE]),
-            x25519.X25519PublicKey.from_public_bytes(self.raw[-_X25519_SIZE:]),
-        )
+        return self._hpke
 
 
 @dataclass(frozen=True, slots=True)
