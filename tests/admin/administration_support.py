@@ -113,15 +113,11 @@ async def submit(runtime: Runtime, report: NewReport = REPORT) -> str:
     return draft.case_id
 
 
-async def enrolled_member(
-    county: EscrowedCounty, username: str, password: str
-) -> tuple[str, bytes]:
-    """A 第一巡察组 member who accepted an invitation and enrolled 2FA: (recovery code, secret)."""
-    from admin.auth import seal_totp_secret
-    from core.invitations import accept_invitation
+async def invite_member(runtime: Runtime, username: str, *, escrow: KeyPair | None = None) -> str:
+    """Invite ``username`` into 第一巡察组 (granted the body key at once with ``escrow``); the
+    invitation's one-time token."""
     from core.staff_admin import invite_user
 
-    runtime = county.runtime
     async with runtime.db.transaction() as session:
         invitation, _ = await invite_user(
             session,
@@ -129,17 +125,36 @@ async def enrolled_member(
             Role.MEMBER,
             email=f"{username}@xuncha.local",
             body_name="第一巡察组",
-            escrow=county.escrow,
+            escrow=escrow,
             actor_id=None,
         )
+    return invitation.token
+
+
+async def accept(runtime: Runtime, token: str, password: str) -> str:
+    """Accept an invitation with ``password``; the recovery code it shows once."""
+    from core.invitations import accept_invitation
+
     async with runtime.db.transaction() as session:
         enrolment = await accept_invitation(
             session,
-            invitation.token,
+            token,
             password,
             params=runtime.settings.password_kdf,
             pepper=runtime.secrets.pepper,
         )
+    return enrolment.recovery_code
+
+
+async def enrolled_member(
+    county: EscrowedCounty, username: str, password: str
+) -> tuple[str, bytes]:
+    """A 第一巡察组 member who accepted an invitation and enrolled 2FA: (recovery code, secret)."""
+    from admin.auth import seal_totp_secret
+
+    runtime = county.runtime
+    token = await invite_member(runtime, username, escrow=county.escrow)
+    recovery_code = await accept(runtime, token, password)
     secret = new_totp_secret()
     user = await user_named(runtime, username)
     async with runtime.db.transaction() as session:
@@ -148,7 +163,7 @@ async def enrolled_member(
             .where(User.id == user.id)
             .values(totp_secret=seal_totp_secret(runtime, user.id, secret))
         )
-    return enrolment.recovery_code, secret
+    return recovery_code, secret
 
 
 @dataclass(frozen=True)

@@ -5,26 +5,17 @@ from __future__ import annotations
 import csv
 import io
 import os
-import sys
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 
-import anyio
 import pytest
 
-from admin.cli import main
 from admin.cli_admin import BODY_KINDS
 from core.county import BodyKind
+from tests.admin.administration_support import CliRun, run_xuncha
 from tests.conftest import BACKENDS
 
-
-@dataclass(frozen=True)
-class Run:
-    returncode: int
-    stdout: str
-    stderr: str
-
+Run = CliRun
 
 Xuncha = Callable[..., Awaitable[Run]]
 
@@ -46,15 +37,7 @@ def xuncha(
     monkeypatch.setenv("XUNCHA_RECEIPT_KDF_ITERATIONS", "1")
 
     async def run(*args: str, stdin: str = "") -> Run:
-        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
-        umask = os.umask(0o022)
-        os.umask(umask)
-        try:
-            code = await anyio.to_thread.run_sync(main, list(args))
-        finally:
-            os.umask(umask)  # main() narrows it for the files it creates
-        out, err = capsys.readouterr()
-        return Run(code, out, err)
+        return await run_xuncha(monkeypatch, capsys, *args, stdin=stdin)
 
     return run
 

@@ -19,23 +19,24 @@ from core.body_keys import (
     rotate_body_key,
 )
 from core.cases import Accused, Channel, NewReport
-from core.county import Role, body_by_name, today
+from core.county import body_by_name, today
 from core.errors import InvalidInput, NotFound
-from core.invitations import accept_invitation
 from core.ledger import LedgerFormat, export_ledger
 from core.models import BodyKey, BodyKeyGrant, Case, CaseKey
 from core.recusals import add_person_recusal, add_unit_recusal, recusals_of
 from core.runtime import Runtime
 from core.settings import Settings
-from core.staff_admin import disable_user, invite_user
+from core.staff_admin import disable_user
 from crypto import armour_escrow_key, generate_escrow_key
 from crypto.keys import KeyPair
 from routing import Destination, Discipline
 from tests.admin.administration_support import (
     REPORT,
     EscrowedCounty,
+    accept,
     escrowed_demo,
     events,
+    invite_member,
     read_case_text,
     submit,
     user_key,
@@ -267,22 +268,6 @@ async def test_rotation_reaches_pending_members_and_their_old_cases_wait_for_the
 async def _invited_member(county: EscrowedCounty, username: str, *, escrow: bool) -> KeyPair:
     """A 第一巡察组 member who accepted the invitation; their key, as their session holds it."""
     runtime = county.runtime
-    async with runtime.db.transaction() as session:
-        invitation, _ = await invite_user(
-            session,
-            username,
-            Role.MEMBER,
-            email=f"{username}@xuncha.local",
-            body_name="第一巡察组",
-            escrow=county.escrow if escrow else None,
-            actor_id=None,
-        )
-    async with runtime.db.transaction() as session:
-        await accept_invitation(
-            session,
-            invitation.token,
-            MEMBER_PASSWORD,
-            params=runtime.settings.password_kdf,
-            pepper=runtime.secrets.pepper,
-        )
+    token = await invite_member(runtime, username, escrow=county.escrow if escrow else None)
+    await accept(runtime, token, MEMBER_PASSWORD)
     return await user_key(runtime, username, MEMBER_PASSWORD, pepper=True)

@@ -7,9 +7,8 @@ import re
 import httpx
 import pytest
 
-from core.county import Role
 from core.runtime import Runtime
-from core.staff_admin import invite_user
+from tests.admin.administration_support import invite_member
 from tests.admin.conftest import BASE_URL, Login
 from tests.conftest import BACKENDS, DEMO_PASSWORD
 
@@ -21,23 +20,10 @@ pytestmark = [
 PASSWORD = "qingshan-lushui-hekou-2026"
 
 
-async def _invite(runtime: Runtime, username: str = "wangwei") -> str:
-    async with runtime.db.transaction() as session:
-        invitation, _ = await invite_user(
-            session,
-            username,
-            Role.MEMBER,
-            email=f"{username}@xuncha.local",
-            body_name="第一巡察组",
-            actor_id=None,
-        )
-    return invitation.token
-
-
 async def test_invitation_page_sets_the_password_and_shows_the_recovery_code(
     demo_runtime: Runtime, client: httpx.AsyncClient
 ) -> None:
-    token = await _invite(demo_runtime)
+    token = await invite_member(demo_runtime, "wangwei")
     page = await client.get("/invitation")
     assert page.status_code == 200
     assert "邀请码" in page.text
@@ -56,7 +42,7 @@ async def test_invitation_page_sets_the_password_and_shows_the_recovery_code(
 async def test_invitation_page_refuses_weak_and_mismatched_passwords(
     demo_runtime: Runtime, client: httpx.AsyncClient
 ) -> None:
-    token = await _invite(demo_runtime)
+    token = await invite_member(demo_runtime, "wangwei")
     for password, again in (("short", "short"), (PASSWORD, PASSWORD + "x")):
         form = {"code": token, "password": password, "password_again": again}
         response = await client.post("/invitation", data=form, headers={"origin": BASE_URL})

@@ -14,17 +14,17 @@ from sqlalchemy import update
 
 from admin.app import create_app
 from admin.worker import InvitationPurge
-from core.county import Role, now
+from core.county import now
 from core.errors import Forbidden
-from core.invitations import accept_invitation
 from core.models import User
 from core.runtime import Runtime
 from core.settings import Settings
-from core.staff_admin import invite_user
 from tests.admin.administration_support import (
     EscrowedCounty,
+    accept,
     escrowed_demo,
     events,
+    invite_member,
     read_case_text,
     run_xuncha,
     submit,
@@ -50,20 +50,6 @@ async def county(settings: Settings) -> AsyncIterator[EscrowedCounty]:
         yield county
 
 
-async def _invite(runtime: Runtime, username: str, *, escrow: EscrowedCounty | None = None) -> str:
-    async with runtime.db.transaction() as session:
-        invitation, _ = await invite_user(
-            session,
-            username,
-            Role.MEMBER,
-            email=f"{username}@xuncha.local",
-            body_name="第一巡察组",
-            escrow=escrow.escrow if escrow else None,
-            actor_id=None,
-        )
-    return invitation.token
-
-
 async def _age(runtime: Runtime, username: str, days: int = 8) -> None:
     """Move an invitation's expiry into the past, as if ``days`` had gone by."""
     user = await user_named(runtime, username)
@@ -76,26 +62,14 @@ async def _age(runtime: Runtime, username: str, days: int = 8) -> None:
         )
 
 
-async def _accept(runtime: Runtime, token: str) -> str:
-    async with runtime.db.transaction() as session:
-        enrolment = await accept_invitation(
-            session,
-            token,
-            PASSWORD,
-            params=runtime.settings.password_kdf,
-            pepper=runtime.secrets.pepper,
-        )
-    return enrolment.recovery_code
-
-
 async def test_the_worker_purges_expired_invitations_only_and_audits_each_once(
     county: EscrowedCounty,
 ) -> None:
     runtime = county.runtime
-    expired_token = await _invite(runtime, "wangwei")
-    await _invite(runtime, "lina")  # still valid
-    accepted_token = await _invite(runtime, "sunli")
-    await _accept(runtime, accepted_token)
+    expired_token = await invite_member(runtime, "wangwei")
+    await invite_member(runtime, "lina")  # still valid
+    accepted_token = await invite_member(runtime, "sunli")
+    await accept(runtime, accepted_token, PASSWORD)
     await _age(runtime, "wangwei")
 
     purge = InvitationPurge(runtime)
@@ -115,7 +89,7 @@ async def test_the_worker_purges_expired_invitations_only_and_audits_each_once(
     assert event.detail == {"user": "wangwei"}
     assert event.actor_id is None
     with pytest.raises(Forbidden):
-        await _accept(runtime, expired_token)
+        await accept(runtime, expired_token, PASSWORD)
     # Lina's turn comes when hers runs out (the worker's clock moved on eight days).
     later = InvitationPurge(runtime, clock=lambda: now() + timedelta(days=8))
     assert await later.run_once() == ["lina"]
@@ -124,7 +98,7 @@ async def test_the_worker_purges_expired_invitations_only_and_audits_each_once(
 
 async def test_the_purge_loop_runs_until_stopped(county: EscrowedCounty) -> None:
     runtime = county.runtime
-    await _invite(runtime, "wangwei")
+    await invite_member(runtime, "wangwei")
     await _age(runtime, "wangwei")
     stop = asyncio.Event()
     loop = asyncio.ensure_future(
@@ -145,7 +119,7 @@ async def test_an_expired_user_is_invited_again_from_the_console(
 ) -> None:
     runtime = county.runtime
     case_id = await submit(runtime)
-    await _invite(runtime, "wangwei", escrow=county)
+    await invite_member(runtime, "wangwei", escrow=county.escrow)
     await _age(runtime, "wangwei")
     await InvitationPurge(runtime).run_once()
     app = create_app(runtime.settings, runtime)
@@ -211,8 +185,8 @@ async def test_purge_and_re_invitation_from_the_command_line(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     runtime = county.runtime
-    await _invite(runtime, "wangwei")
-    await _invite(runtime, "lina")
+    await invite_member(runtime, "wangwei")
+    await invite_member(runtime, "lina")
     await _age(runtime, "wangwei")
     use_database_of(monkeypatch, settings)
 
@@ -239,5 +213,5 @@ async def test_purge_and_re_invitation_from_the_command_line(
     assert token is not None
     code, out = await _xuncha(monkeypatch, capsys, "user", "list")
     assert "wangwei\tmember\t第一巡察组\t待接受邀请\n" in out
-    await _accept(runtime, token.group(1))
+    await accept(runtime, token.group(1), PASSWORD)
     assert (await user_named(runtime, "wangwei")).password_hash is not None
