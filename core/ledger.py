@@ -14,8 +14,10 @@ from collections.abc import Sequence
 from dataclasses import astuple, dataclass
 from datetime import date
 from enum import StrEnum
+from typing import Any
 
 from openpyxl import Workbook  # type: ignore[import-untyped]  # no stubs shipped
+from openpyxl.cell import WriteOnlyCell  # type: ignore[import-untyped]
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -126,22 +128,30 @@ async def ledger_rows(session: AsyncSession) -> list[LedgerRow]:
     return rows
 
 
-def _cell(value: str) -> str:
-    # A spreadsheet runs a cell that starts with = + - @ as a formula (CSV injection).
+def _csv_cell(value: str) -> str:
+    # A spreadsheet runs a CSV field that starts with = + - @ as a formula (CSV injection).
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
+def _xlsx_cell(sheet: Any, value: str) -> WriteOnlyCell:
+    # XLSX cells carry their type, so a value is stored exactly as it is, as text: openpyxl
+    # would otherwise store one that starts with "=" as a formula.
+    cell = WriteOnlyCell(sheet, value=value)
+    cell.data_type = "s"
+    return cell
+
+
 def render_ledger(rows: Sequence[LedgerRow], fmt: LedgerFormat) -> bytes:
-    cells = [HEADER, *([_cell(v) for v in astuple(row)] for row in rows)]
+    lines = [HEADER, *(astuple(row) for row in rows)]
     if fmt is LedgerFormat.CSV:
         buffer = io.StringIO(newline="")
-        csv.writer(buffer).writerows(cells)
+        csv.writer(buffer).writerows([_csv_cell(v) for v in line] for line in lines)
         # UTF-8 with BOM: Excel in a Chinese locale opens it without garbling.
         return buffer.getvalue().encode("utf-8-sig")
     book = Workbook(write_only=True)
     sheet = book.create_sheet("台账")
-    for line in cells:
-        sheet.append(list(line))
+    for line in lines:
+        sheet.append([_xlsx_cell(sheet, v) for v in line])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

@@ -150,7 +150,7 @@ async def test_ledger_has_metadata_and_never_content(demo_runtime: Runtime) -> N
     text = data.decode("utf-8-sig")
     rows = list(csv.reader(io.StringIO(text)))
     assert rows[0][:4] == ["案件编号", "受理日期", "渠道", "被反映单位"]
-    # A random id may begin with "-", which the ledger guards against formula injection with a
+    # A random id may begin with "-", which the CSV ledger guards against formula injection with a
     # leading "'" (ids themselves never contain one).
     by_id = {row[0].removeprefix("'"): row for row in rows[1:]}
     assert set(by_id) == {first, second}
