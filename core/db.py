@@ -7,6 +7,8 @@ public app, the staff app and the worker of one process can share the file.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import time
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from itertools import groupby
@@ -21,6 +23,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.util import await_
 
 from core import sqlite_driver
 from core.errors import ConfigError
@@ -52,13 +55,32 @@ def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    _enter_wal(cursor)
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     # Deleted content is overwritten, not left in free pages for a dump to find.
     cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
+
+
+def _enter_wal(cursor: Any) -> None:
+    """Switch the file to WAL, waiting while another connection switches it.
+
+    On a new file, two connections that both switch at once can meet in a lock that SQLite
+    resolves by failing one of them at once, without its busy timeout ("database is locked").
+    The switch is then retried, within the same timeout, off the event loop's back.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+        # Connect events run in SQLAlchemy's greenlet: wait without blocking the loop.
+        await_(asyncio.sleep(0.02))
 
 
 def _ensure_parent_writable(path: Path) -> None:
