@@ -34,7 +34,12 @@ PROBLEM_TYPES = tuple(ProblemType)
 LEAD_TYPES = tuple(p for p in ProblemType if p is not ProblemType.INSPECTOR_MISCONDUCT)
 MAX_EVIDENCE_SENTENCES = 6
 MAX_CATEGORIES = 3
-TEMPERATURE = 0.5  # the model's log-odds are divided by √(n-grams) · this before softmax
+# The model's log-odds are divided by this before softmax: the regression's L2-damped odds are
+# flat, and the combining model reads log-probabilities on a fixed scale (combine.py).
+TEMPERATURE = 0.25
+# A report's n-grams are scaled to unit length, so a one-line note would look as certain as a
+# letter; below this many n-grams (about 40 characters) the temperature rises with √(this / n).
+FULL_EVIDENCE = 100
 SECONDARY_SHARE = 0.5  # a discipline with lexicon evidence joins at this share of the top
 SECONDARY_EVIDENCE = 2.0  # … or when a full-weight rule of the lexicon fired for it
 HINT_BONUS = 0.15  # the reporter's own category choice, as probability mass
@@ -95,7 +100,7 @@ class Classifier:
         if self.model is not None:
             ids = self.model.feature_ids(mask_negated(normalised, reading), position)
             scores = self.model.score(ids)
-            temperature = TEMPERATURE * math.sqrt(max(len(ids), 1))
+            temperature = TEMPERATURE * math.sqrt(max(1.0, FULL_EVIDENCE / max(len(ids), 1)))
             heads = {head: _softmax(s.logits, temperature) for head, s in scores.items()}
         official = reading.official or bool(position and position.strip())
         inspector = reading.inspector or accuses_inspection_body(unit)

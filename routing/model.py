@@ -1,17 +1,17 @@
-"""The statistical part: a naive Bayes model over character 1–3-grams.
+"""The statistical part: a logistic regression over character 1–3-grams.
 
-Training (:func:`train`) only counts: for each head (primary discipline, problem type) and
-class, in how many training reports each n-gram occurs. Those integer counts are the shipped
-data file (``routing/data/model.json``), so retraining on the same corpus gives the same file
-byte for byte. Weights are derived from the counts when the model is loaded:
+Training (:func:`train`, scikit-learn) fits one multinomial logistic regression per head
+(primary discipline, problem type) over the n-grams a report contains, each weighted by its
+inverse document frequency and the report's vector scaled to unit length. The shipped data file
+(``routing/data/model.json``) holds per n-gram its idf and one weight per class, and per head
+the intercepts; scoring needs no scikit-learn:
 
-    w[c][f] = log θ[c][f] − mean over classes of log θ[·][f],
-    θ[c][f] = (count[c][f] + α) / (Σ_f count[c][f] + α·|V|)
+    logit[c] = b[c] + Σ_f w[c][f] · idf[f] / √(Σ_f idf[f]²)     (f over the report's n-grams)
 
-Centred weights let the explanation show the n-grams that pull towards the chosen class.
 Scoring a report is one Aho–Corasick scan for the vocabulary and one sum of packed integers
-(all classes' fixed-point weights of an n-gram in one Python ``int``), so the cost per report
-does not grow with the number of classes.
+(all classes' fixed-point ``w · idf`` of an n-gram in one Python ``int``), so the cost per report
+does not grow with the number of classes. The weights towards a class also explain it: the
+matched n-grams with the largest ones are named.
 """
 
 from __future__ import annotations
@@ -39,6 +39,9 @@ MIN_REPORTS = 2  # an n-gram seen in one training report only is noise, not a fe
 NO_POSITION = "@∅"
 EXPLAIN_POOL = 3000  # candidates per class for the explanation
 SCALE = 1 << 12  # fixed-point scale of the packed weights
+MODEL_FORMAT = "xuncha-lr-1"
+REGULARISATION = 10.0  # the logistic regression's C: inverse strength of its L2 penalty
+ABSENT_CLASS = -30.0  # intercept of a class no training report had: never chosen
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +82,13 @@ def position_features(position: str | None) -> list[str]:
     return sorted(grams)
 
 
-def _report_features(report: TrainingReport) -> set[str]:
-    return text_features(normalise(report.text)) | set(position_features(report.position))
+def _report_features(report: TrainingReport) -> list[str]:
+    grams = text_features(normalise(report.text)) | set(position_features(report.position))
+    return sorted(grams)
+
+
+def _same(features: list[str]) -> list[str]:
+    return features
 
 
 def train(
@@ -88,45 +96,57 @@ def train(
     heads: Mapping[str, Sequence[str]],
     weights: Sequence[int] | None = None,
 ) -> dict[str, object]:
-    """Count n-gram occurrences per head and class; the result is the model file's content.
+    """Fit one logistic regression per head; the result is the model file's content.
 
-    A report of integer weight w counts as w reports (the vocabulary still needs MIN_REPORTS
-    distinct reports)."""
-    if weights is None:
-        weights = [1] * len(reports)
+    Features are the n-grams seen in at least MIN_REPORTS distinct reports, present or absent
+    (binary), weighted by inverse document frequency and scaled to unit length per report
+    (scikit-learn's ``TfidfTransformer`` defaults); each head is a multinomial logistic
+    regression (``lbfgs``, deterministic) with classes weighted to equal shares. A report of
+    integer weight w counts as w reports. scikit-learn is needed here only: scoring uses the
+    written weights.
+    """
+    from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
+    from sklearn.linear_model import LogisticRegression
+
     per_report = [_report_features(report) for report in reports]
-    document_frequency: dict[str, int] = {}
-    for grams in per_report:
-        for gram in grams:
-            document_frequency[gram] = document_frequency.get(gram, 0) + 1
-    vocabulary = sorted(g for g, df in document_frequency.items() if df >= MIN_REPORTS)
-    index = {gram: i for i, gram in enumerate(vocabulary)}
-    columns = [(head, cls) for head, classes in heads.items() for cls in classes]
-    column_of = {key: i for i, key in enumerate(columns)}
-    counts = [[0] * len(columns) for _ in vocabulary]
-    reports_per_class = [0] * len(columns)
-    for report, grams, weight in zip(reports, per_report, weights, strict=True):
-        hit = [column_of[(head, cls)] for head, cls in report.labels.items()]
-        for column in hit:
-            reports_per_class[column] += weight
-        for gram in grams:
-            row = index.get(gram)
-            if row is not None:
-                counts_row = counts[row]
-                for column in hit:
-                    counts_row[column] += weight
+    vectoriser = CountVectorizer(analyzer=_same, binary=True, min_df=MIN_REPORTS)
+    transformer = TfidfTransformer()
+    matrix = transformer.fit_transform(vectoriser.fit_transform(per_report))
+    vocabulary = [str(g) for g in vectoriser.get_feature_names_out()]
+    columns: list[list[float]] = []
+    intercepts: dict[str, list[float]] = {}
+    for head, classes in heads.items():
+        labels = [report.labels[head] for report in reports]
+        fitted = LogisticRegression(C=REGULARISATION, class_weight="balanced", max_iter=5000)
+        fitted.fit(matrix, labels, sample_weight=weights)
+        rows = {str(c): i for i, c in enumerate(fitted.classes_)}
+        coefficients = fitted.coef_.tolist()
+        biases = fitted.intercept_.tolist()
+        if len(rows) == 2:  # a binary fit has one row: the second class against the first
+            coefficients = [[-w / 2 for w in coefficients[0]], [w / 2 for w in coefficients[0]]]
+            biases = [-biases[0] / 2, biases[0] / 2]
+        for cls in classes:
+            row = rows.get(cls)
+            columns.append([0.0] * len(vocabulary) if row is None else coefficients[row])
+        intercepts[head] = [
+            ABSENT_CLASS if rows.get(c) is None else round(biases[rows[c]], 4) for c in classes
+        ]
+    idf = transformer.idf_.tolist()
     return {
-        "format": "xuncha-nb-1",
+        "format": MODEL_FORMAT,
         "heads": {head: list(classes) for head, classes in heads.items()},
-        "reports_per_class": reports_per_class,
-        "features": {gram: counts[i] for i, gram in enumerate(vocabulary)},
+        "intercepts": intercepts,
+        "features": {
+            gram: [round(idf[f], 4), *(round(column[f], 4) for column in columns)]
+            for f, gram in enumerate(vocabulary)
+        },
     }
 
 
 @dataclass(frozen=True, slots=True)
 class HeadScores:
     classes: tuple[str, ...]
-    logits: tuple[float, ...]  # log-odds up to a constant, per class
+    logits: tuple[float, ...]  # the logistic regression's log-odds up to a constant, per class
     feature_ids: Collection[int]
 
     def best(self) -> str:
@@ -136,37 +156,34 @@ class HeadScores:
 class NgramModel:
     """A loaded model: vocabulary automaton, packed weights, per-class weights for explaining."""
 
-    def __init__(self, data: dict[str, object], alpha: float = 0.2) -> None:
+    def __init__(self, data: dict[str, object]) -> None:
         heads = _field(data, "heads", dict)
         features = _field(data, "features", dict)
-        per_class = _field(data, "reports_per_class", list)
+        intercepts = _field(data, "intercepts", dict)
         self.heads: dict[str, tuple[str, ...]] = {h: tuple(c) for h, c in heads.items()}
         self.grams: list[str] = list(features)
         columns = sum(len(c) for c in self.heads.values())
         size = len(self.grams)
-        totals = [alpha * size] * columns
-        for row in features.values():
-            for column, count in enumerate(row):
-                totals[column] += count
-        log_totals = [math.log(t) for t in totals]
-        self.weights: list[list[float]] = [[0.0] * size for _ in range(columns)]
-        offset = 0
-        self.priors: dict[str, list[float]] = {}
+        rows = list(features.values())
+        if any(len(row) != columns + 1 for row in rows):
+            raise ValueError("model file: a feature row does not match the heads")
+        # A feature's value in a report is its idf over the report's length; the weights
+        # stored here already carry the idf, the length is divided out when scoring.
+        idf_squared = [row[0] * row[0] for row in rows]
+        self.weights: list[list[float]] = [
+            [row[0] * row[1 + c] for row in rows] for c in range(columns)
+        ]
+        self.intercepts: dict[str, tuple[float, ...]] = {}
         self.offsets: dict[str, int] = {}
+        offset = 0
         for head, classes in self.heads.items():
-            span = range(offset, offset + len(classes))
             self.offsets[head] = offset
-            counts = [per_class[c] + 1 for c in span]
-            total = sum(counts)
-            self.priors[head] = [math.log(n / total) for n in counts]
-            for f, row in enumerate(features.values()):
-                logs = [math.log(row[c] + alpha) - log_totals[c] for c in span]
-                mean = sum(logs) / len(logs)
-                for c, value in zip(span, logs, strict=True):
-                    self.weights[c][f] = value - mean
+            self.intercepts[head] = tuple(float(b) for b in intercepts[head])
+            if len(self.intercepts[head]) != len(classes):
+                raise ValueError(f"model file: intercepts of {head!r} do not match its classes")
             offset += len(classes)
         self.columns = columns
-        self._pack(size)
+        self._pack(size, idf_squared)
         # Single characters and n-grams of function words (“了我”) say little to a reader;
         # the explanation skips them.
         shown = [_worth_showing(gram) for gram in self.grams]
@@ -186,16 +203,19 @@ class NgramModel:
         self.automaton.make_automaton()
         self.position_ids = {g: f for f, g in enumerate(self.grams) if g.startswith("@")}
 
-    def _pack(self, size: int) -> None:
-        bound = max((abs(w) for col in self.weights for w in col), default=1.0)
+    def _pack(self, size: int, idf_squared: Sequence[float]) -> None:
+        # One slot per class, and a last one for idf² (the report's squared length): a single
+        # sum of packed integers gives every class's score and the length to divide it by.
+        slots = [*self.weights, idf_squared]
+        bound = max((abs(w) for slot in slots for w in slot), default=1.0)
         self.bias = int(bound * SCALE) + 1
         self.bits = (2 * self.bias * max(size, 1)).bit_length() + 1
         self.mask = (1 << self.bits) - 1
         packed = []
         for f in range(size):
             value = 0
-            for c in range(self.columns):
-                value |= (round(self.weights[c][f] * SCALE) + self.bias) << (self.bits * c)
+            for c, slot in enumerate(slots):
+                value |= (round(slot[f] * SCALE) + self.bias) << (self.bits * c)
             packed.append(value)
         self.packed = packed
 
@@ -212,14 +232,16 @@ class NgramModel:
     def score(self, feature_ids: Collection[int]) -> dict[str, HeadScores]:
         total = sum(map(self.packed.__getitem__, feature_ids))
         base = self.bias * len(feature_ids)
+        squared = ((total >> (self.bits * self.columns)) & self.mask) - base
+        unit = math.sqrt(squared * SCALE) or SCALE  # SCALE · the report's length
         sums = [
-            (((total >> (self.bits * c)) & self.mask) - base) / SCALE for c in range(self.columns)
+            (((total >> (self.bits * c)) & self.mask) - base) / unit for c in range(self.columns)
         ]
         scores = {}
         for head, classes in self.heads.items():
             start = self.offsets[head]
-            priors = self.priors[head]
-            logits = tuple(map(add, priors, sums[start : start + len(priors)]))
+            intercepts = self.intercepts[head]
+            logits = tuple(map(add, intercepts, sums[start : start + len(intercepts)]))
             scores[head] = HeadScores(classes, logits, feature_ids)
         return scores
 
@@ -252,8 +274,8 @@ def _field(data: dict[str, object], name: str, kind: type[T]) -> T:
 
 def load_model_data(text: str) -> dict[str, object]:
     data = json.loads(text)
-    if not isinstance(data, dict) or data.get("format") != "xuncha-nb-1":
-        raise ValueError("not a xuncha-nb-1 model file")
+    if not isinstance(data, dict) or data.get("format") != MODEL_FORMAT:
+        raise ValueError(f"not a {MODEL_FORMAT} model file")
     return data
 
 

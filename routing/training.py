@@ -40,10 +40,10 @@ def training_report(record: Record) -> TrainingReport:
     )
 
 
-def train_counts(
+def train_model(
     records: Sequence[Record], weights: Sequence[int] | None = None
 ) -> dict[str, object]:
-    """The n-gram model's counts for these records; deterministic for a given order."""
+    """The n-gram model fitted to these records; deterministic for a given order."""
     return train([training_report(r) for r in records], HEADS, weights)
 
 
@@ -55,8 +55,8 @@ def _out_of_fold_vectors(folds: Sequence[Weighted]) -> list[list[float]]:
     vectors = []
     for held_out, fold in enumerate(folds):
         rest = [pair for i, other in enumerate(folds) if i != held_out for pair in other]
-        counts = train_counts([r for r, _ in rest], [w for _, w in rest])
-        classifier = Classifier(lexicon, NgramModel(counts))
+        data = train_model([r for r, _ in rest], [w for _, w in rest])
+        classifier = Classifier(lexicon, NgramModel(data))
         for record, _ in fold:
             accused = record.get("accused") or {}
             found = classifier.evidence(
@@ -109,7 +109,7 @@ def train_classifier_model(
     weighted: list[Weighted] = [[(r, 1) for r in b] for b in batches]
     weighted += [[(r, DEV_WEIGHT) for r in fold] for fold in dev_folds]
     pairs = [pair for batch in weighted for pair in batch]
-    data = train_counts([r for r, _ in pairs], [w for _, w in pairs])
+    data = train_model([r for r, _ in pairs], [w for _, w in pairs])
     if len(weighted) >= 2:
         # Batches are dealt round-robin into at most FOLDS folds: enough out-of-fold evidence,
         # at a training cost that does not grow with the square of the number of batches.
