@@ -40,7 +40,7 @@ NO_POSITION = "@∅"
 EXPLAIN_POOL = 3000  # candidates per class for the explanation
 SCALE = 1 << 12  # fixed-point scale of the packed weights
 MODEL_FORMAT = "xuncha-lr-1"
-REGULARISATION = 10.0  # the logistic regression's C: inverse strength of its L2 penalty
+REGULARISATION = 30.0  # the logistic regression's C: inverse strength of its L2 penalty
 ABSENT_CLASS = -30.0  # intercept of a class no training report had: never chosen
 
 
