@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import json
+import math
 from importlib import resources
 from pathlib import Path
 
-from routing.model import dump_model_data, shipped_model
+from routing.model import (
+    ABSENT_CLASS,
+    MIN_REPORTS,
+    NO_POSITION,
+    REGULARISATION,
+    NgramModel,
+    TrainingReport,
+    dump_model_data,
+    shipped_model,
+    text_features,
+    train,
+)
 from routing.training import deal_folds, train_classifier_model
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -71,3 +83,40 @@ def test_model_explains_with_the_ngrams_that_weigh_most() -> None:
     grams = model.top_grams("primary", "mass", ids)
     assert grams
     assert all(len(g) >= 2 and g in "村支书克扣低保金" for g in grams)
+
+
+def test_written_weights_score_as_the_fitted_regression_with_a_class_no_report_had() -> None:
+    # Two classes seen (a binary fit: one row of weights in scikit-learn) and one never seen.
+    reports = [
+        TrainingReport(text, None, {"h": label})
+        for text, label in [
+            ("村支书克扣低保金", "a"),
+            ("村支书克扣救灾款", "a"),
+            ("村支书侵占低保金", "a"),
+            ("局长违规提拔亲属", "b"),
+            ("局长违规提拔同学", "b"),
+            ("局长突击提拔亲属", "b"),
+        ]
+    ]
+    model = NgramModel(train(reports, {"h": ("a", "b", "c")}))
+    for text, expected in [("克扣低保金", "a"), ("违规提拔亲属", "b")]:
+        scores = model.score(model.feature_ids(text, None))["h"]
+        assert scores.best() == expected
+        assert scores.logits[2] == ABSENT_CLASS  # never chosen, whatever the text
+    # The written weights give scikit-learn's own probability, up to the four decimals written.
+    from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
+    from sklearn.linear_model import LogisticRegression
+
+    grams = [sorted(text_features(r.text) | {NO_POSITION}) for r in reports]
+    vectoriser = CountVectorizer(analyzer=lambda g: g, binary=True, min_df=MIN_REPORTS)
+    transformer = TfidfTransformer()
+    matrix = transformer.fit_transform(vectoriser.fit_transform(grams))
+    fitted = LogisticRegression(C=REGULARISATION, class_weight="balanced", max_iter=5000)
+    fitted.fit(matrix, [r.labels["h"] for r in reports])
+    text = "村支书违规提拔亲属"
+    query = transformer.transform(
+        vectoriser.transform([sorted(text_features(text) | {NO_POSITION})])
+    )
+    expected_b = fitted.predict_proba(query)[0][list(fitted.classes_).index("b")]
+    a, b, _ = model.score(model.feature_ids(text, None))["h"].logits
+    assert abs(1 / (1 + math.exp(a - b)) - expected_b) < 0.01
