@@ -42,6 +42,7 @@ SCALE = 1 << 12  # fixed-point scale of the packed weights
 MODEL_FORMAT = "xuncha-lr-1"
 REGULARISATION = 30.0  # the logistic regression's C: inverse strength of its L2 penalty
 ABSENT_CLASS = -30.0  # intercept of a class no training report had: never chosen
+DECIMALS = 4  # written precision of the fitted numbers; finer than the packed SCALE
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,19 +126,18 @@ def train(
         if len(rows) == 2:  # a binary fit has one row: the second class against the first
             coefficients = [[-w / 2 for w in coefficients[0]], [w / 2 for w in coefficients[0]]]
             biases = [-biases[0] / 2, biases[0] / 2]
+        intercepts[head] = []
         for cls in classes:
             row = rows.get(cls)
             columns.append([0.0] * len(vocabulary) if row is None else coefficients[row])
-        intercepts[head] = [
-            ABSENT_CLASS if rows.get(c) is None else round(biases[rows[c]], 4) for c in classes
-        ]
+            intercepts[head].append(ABSENT_CLASS if row is None else round(biases[row], DECIMALS))
     idf = transformer.idf_.tolist()
     return {
         "format": MODEL_FORMAT,
         "heads": {head: list(classes) for head, classes in heads.items()},
         "intercepts": intercepts,
         "features": {
-            gram: [round(idf[f], 4), *(round(column[f], 4) for column in columns)]
+            gram: [round(idf[f], DECIMALS), *(round(column[f], DECIMALS) for column in columns)]
             for f, gram in enumerate(vocabulary)
         },
     }
