@@ -41,8 +41,8 @@ class ReceiptKeys:
 
 
 def generate_receipt() -> str:
-    """20 uniformly random decimal digits, unformatted."""
-    return "".join(secrets.choice("0123456789") for _ in range(RECEIPT_DIGITS))
+    """20 uniformly random decimal digits, unformatted (one draw, leading zeros kept)."""
+    return f"{secrets.randbelow(10**RECEIPT_DIGITS):0{RECEIPT_DIGITS}d}"
 
 
 def normalise_receipt(text: str) -> str:

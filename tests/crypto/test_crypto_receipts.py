@@ -30,6 +30,17 @@ def test_generated_receipts_are_20_digits_and_differ() -> None:
     assert all(re.fullmatch(r"\d{20}", r) for r in receipts)
 
 
+def test_generated_receipts_keep_leading_zeros(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("crypto.receipts.secrets.randbelow", lambda bound: 42)
+    assert generate_receipt() == "00000000000000000042"
+
+
+def test_every_receipt_position_takes_every_digit() -> None:
+    receipts = [generate_receipt() for _ in range(2000)]
+    for position in range(20):
+        assert {r[position] for r in receipts} == set("0123456789")
+
+
 def test_format_groups_by_four() -> None:
     assert format_receipt(RECEIPT) == "1234 5678 9012 3456 7890"
     assert format_receipt("1234-5678-9012-3456-7890") == "1234 5678 9012 3456 7890"
