@@ -38,6 +38,9 @@ def _body(
     }
 
 
+_CHAIN_HEAD = select(Event.seq, Event.hash).order_by(Event.seq.desc()).limit(1)
+
+
 async def append_event(
     session: AsyncSession,
     kind: str,
@@ -49,9 +52,7 @@ async def append_event(
     """Add one event at the head of the chain, inside the caller's transaction."""
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_LOCK_KEY})
-    head = (
-        await session.execute(select(Event.seq, Event.hash).order_by(Event.seq.desc()).limit(1))
-    ).first()
+    head = (await session.execute(_CHAIN_HEAD)).first()
     sequence, previous = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
     at = datetime.now(UTC).replace(microsecond=0)
     event_id = new_id()

@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import append_event
@@ -225,17 +226,33 @@ async def readers_for(session: AsyncSession, decision: Decision) -> list[Reader]
     if decision.problem_type is ProblemType.INSPECTOR_MISCONDUCT:
         kinds.append(BodyKind.LEADING_GROUP.value)
     rows = await session.execute(
-        select(BodyKey.body_id, BodyKey.id, BodyKey.public_key)
-        .join(Body, Body.id == BodyKey.body_id)
-        .where(
-            or_(Body.id == decision.assignee_body_id, Body.kind.in_(kinds)),
-            BodyKey.retired_at.is_(None),
-        )
-        .order_by(BodyKey.body_id, BodyKey.created_at.desc())
+        _ACTIVE_KEYS, {"assignee": decision.assignee_body_id, "kinds": kinds}
     )
     newest: dict[str, Reader] = {}
     for body_id, key_id, public_key in rows:
-        newest.setdefault(body_id, Reader(body_id, key_id, PublicKey(public_key)))
+        if body_id not in newest:  # rows come newest first within a body
+            newest[body_id] = Reader(body_id, key_id, _parsed_public_key(public_key))
     if decision.assignee_body_id not in newest:
         raise NotFound("受理机构尚未配置密钥，请联系县委巡察办。", code="no_reader")
     return [newest[body_id] for body_id in sorted(newest)]
+
+
+_ACTIVE_KEYS = (
+    select(BodyKey.body_id, BodyKey.id, BodyKey.public_key)
+    .join(Body, Body.id == BodyKey.body_id)
+    .where(
+        or_(
+            Body.id == bindparam("assignee"),
+            Body.kind.in_(bindparam("kinds", expanding=True)),
+        ),
+        BodyKey.retired_at.is_(None),
+    )
+    .order_by(BodyKey.body_id, BodyKey.created_at.desc())
+)
+
+
+@lru_cache(maxsize=256)
+def _parsed_public_key(raw: bytes) -> PublicKey:
+    """Public keys are immutable and few (a generation per body); checking an ML-KEM key on
+    every submission would be most of what choosing the readers costs."""
+    return PublicKey(raw)
