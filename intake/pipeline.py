@@ -253,6 +253,6 @@ _ACTIVE_KEYS = (
 
 @lru_cache(maxsize=256)
 def _parsed_public_key(raw: bytes) -> PublicKey:
-    """Public keys are immutable and few (a generation per body); checking an ML-KEM key on
-    every submission would be most of what choosing the readers costs."""
+    """Public keys are immutable and few (a generation per body): each is parsed and its ML-KEM
+    half checked once per process, not on every submission."""
     return PublicKey(raw)
