@@ -9,12 +9,22 @@ from typing import Any
 
 import pytest
 
+from core.cases import Channel
 from routing.taxonomy import DESTINATION_BY_PROBLEM_TYPE, Discipline, ProblemType
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 FILES = [*sorted((DATA / "corpus").glob("batch_*.jsonl")), DATA / "dev" / "dev_reports.jsonl"]
-CHANNELS = {"web", "phone", "mail"}
 FIELDS = {"id", "channel", "text", "accused", "categories", "primary", "problem_type"}
+GOOD: dict[str, Any] = {  # a consistent label, for the checks' own tests
+    "id": "T-1",
+    "channel": "web",
+    "text": "村支书收了低保户的钱",
+    "accused": None,
+    "categories": ["integrity", "mass"],
+    "primary": "integrity",
+    "problem_type": "violation_lead",
+    "expected_route": "county_discipline_commission",
+}
 
 
 def _records(path: Path) -> list[dict[str, Any]]:
@@ -27,7 +37,7 @@ def label_problems(record: dict[str, Any]) -> list[str]:
     problems = [f"missing {name}" for name in sorted(FIELDS - record.keys())]
     if problems:
         return problems
-    if record["channel"] not in CHANNELS:
+    if record["channel"] not in set(Channel):
         problems.append(f"channel {record['channel']!r}")
     if not str(record["text"]).strip():
         problems.append("empty text")
@@ -50,8 +60,8 @@ def label_problems(record: dict[str, Any]) -> list[str]:
 def test_every_label_is_consistent(path: Path) -> None:
     records = _records(path)
     assert records
-    found = {r.get("id", "?"): label_problems(r) for r in records}
-    assert {key: value for key, value in found.items() if value} == {}
+    found = [(r.get("id", "?"), label_problems(r)) for r in records]
+    assert [(key, problems) for key, problems in found if problems] == []
 
 
 def test_ids_are_unique_across_files() -> None:
@@ -71,16 +81,11 @@ def test_ids_are_unique_across_files() -> None:
     ],
 )
 def test_a_wrong_label_is_named(change: dict[str, Any], problem: str) -> None:
-    good = {
-        "id": "T-1",
-        "channel": "web",
-        "text": "村支书收了低保户的钱",
-        "accused": None,
-        "categories": ["integrity", "mass"],
-        "primary": "integrity",
-        "problem_type": "violation_lead",
-        "expected_route": "county_discipline_commission",
-    }
-    assert label_problems(good) == []
-    problems = label_problems({**good, **change})
+    assert label_problems(GOOD) == []
+    problems = label_problems({**GOOD, **change})
     assert any(problem in p for p in problems), problems
+
+
+def test_a_missing_field_is_named() -> None:
+    record = {key: value for key, value in GOOD.items() if key != "problem_type"}
+    assert label_problems(record) == ["missing problem_type"]
